@@ -1,0 +1,576 @@
+#!/usr/bin/env python3
+"""The masakari charm: Masakari API and engine behind haproxy and an hacluster VIP.
+
+Every event runs :meth:`MasakariCharm._reconcile`, which recomputes the desired state
+from config and relation data, publishes this unit's side of each relation, writes
+only the files whose content changed, restarts only the services whose inputs
+changed, and sets one status. Actions: pause, resume, restart-services,
+openstack-upgrade, package-upgrade.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import logging
+import secrets
+import time
+
+import ops
+
+import masakari_workload as wl
+from masakari_config import ConfigError, MasakariConfig, load_config
+from openstack_charm_lib import apt, hacluster, relations, services, tls
+from openstack_charm_lib.host import CommandError, Host
+from openstack_charm_lib.network import (
+    ENDPOINT_TYPES,
+    Binding,
+    address_in_network,
+    format_host,
+    interface_for,
+    is_ipv6,
+    read_bindings,
+)
+from openstack_charm_lib.releases import release_index
+from openstack_charm_lib.rendering import Renderer, apply_files
+from openstack_charm_lib.status import first_failure, join_names
+
+logger = logging.getLogger(__name__)
+
+REQUIRED_RELATIONS = ("shared-db", "amqp", "identity-service")
+BINDINGS = ("cluster", *ENDPOINT_TYPES, "shared-db")
+DB_SYNC_KEY = "db-synced-release"
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What one reconcile pass found, for the status."""
+
+    blocked: list[str] = dataclasses.field(default_factory=list)
+    waiting: list[str] = dataclasses.field(default_factory=list)
+    upgrade_available: str | None = None
+    restarted: list[str] = dataclasses.field(default_factory=list)
+
+
+class MasakariCharm(ops.CharmBase):
+    """Reconciling charm for masakari-api and masakari-engine."""
+
+    _stored = ops.StoredState()
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self._stored.set_default(paused=False, stats_password="", applied_origin="")
+        self.host = self._make_host()
+        self.renderer = Renderer(wl.TEMPLATES)
+        on = self.on
+        for event in (on.install, on.upgrade_charm, on.config_changed, on.start):
+            framework.observe(event, self._on_event)
+        for event in (on.update_status, on.leader_elected):
+            framework.observe(event, self._on_event)
+        for endpoint in (*REQUIRED_RELATIONS, "certificates", "ha", "cluster"):
+            rel = on[endpoint]
+            for event in (rel.relation_joined, rel.relation_changed, rel.relation_departed):
+                framework.observe(event, self._on_event)
+            framework.observe(rel.relation_broken, self._on_event)
+        framework.observe(on.pause_action, self._on_pause)
+        framework.observe(on.resume_action, self._on_resume)
+        framework.observe(on.restart_services_action, self._on_restart_services)
+        framework.observe(on.openstack_upgrade_action, self._on_openstack_upgrade)
+        framework.observe(on.package_upgrade_action, self._on_package_upgrade)
+
+    def _make_host(self) -> Host:
+        return Host()
+
+    # -- events ----------------------------------------------------------------------
+    def _on_event(self, _event: ops.EventBase) -> None:
+        self._reconcile()
+
+    def _reconcile(self) -> None:
+        series = self.host.os_release().get("VERSION_CODENAME", "")
+        try:
+            cfg = load_config(self.config, series)
+        except ConfigError as exc:
+            self.unit.status = ops.BlockedStatus(f"Invalid config: {exc}")
+            return
+        outcome = Outcome()
+        if not self._ensure_packages(cfg, outcome):
+            self.unit.status = ops.BlockedStatus(outcome.blocked[0])
+            return
+        self.unit.set_ports(wl.API_PORT)
+        self.unit.status = self._converge(cfg, outcome)
+
+    # -- packages, sources and upgrades ------------------------------------------------
+    def _installed_release(self) -> tuple[dict[str, str], str | None]:
+        versions = apt.installed_versions(self.host, [*wl.PACKAGES, wl.VERSION_PACKAGE])
+        return versions, wl.release_of(versions)
+
+    def _ensure_packages(self, cfg: MasakariConfig, outcome: Outcome) -> bool:
+        """Install or upgrade packages as config asks; False when blocked."""
+        versions, release = self._installed_release()
+        missing = [p for p in wl.PACKAGES if p not in versions]
+        try:
+            if missing:
+                self.unit.status = ops.MaintenanceStatus("Installing packages")
+                self._apply_origin(cfg)
+                apt.install(self.host, missing)
+                services.ensure_stopped(self.host, "masakari-engine")
+                versions, release = self._installed_release()
+            elif self._stored.applied_origin != cfg.origin.value:
+                target = cfg.origin.release
+                if target and release and release_index(target) < release_index(release):
+                    outcome.blocked.append(
+                        f"openstack-origin {cfg.origin.value} is older than the installed "
+                        f"{release}: downgrades are not supported"
+                    )
+                    return False
+                newer = target is None or release is None or target != release
+                if newer and cfg.action_managed_upgrade:
+                    outcome.upgrade_available = target or cfg.origin.value
+                elif newer:
+                    self._upgrade(cfg)
+                else:
+                    self._apply_origin(cfg)
+        except (CommandError, apt.SourceError) as exc:
+            logger.error("package operation failed: %s", exc)
+            outcome.blocked.append(f"Package operation failed ({exc}); retrying on the next hook")
+            return False
+        if "masakari-common" in versions:
+            self.unit.set_workload_version(versions["masakari-common"].split("-")[0])
+        return True
+
+    def _apply_origin(self, cfg: MasakariConfig) -> None:
+        if apt.configure_origin(self.host, cfg.origin) or not self._stored.applied_origin:
+            apt.update(self.host)
+        self._stored.applied_origin = cfg.origin.value
+
+    def _upgrade(self, cfg: MasakariConfig) -> str:
+        """Move to the release of ``openstack-origin``; returns a summary."""
+        _, before = self._installed_release()
+        self.unit.status = ops.MaintenanceStatus(f"Upgrading to {cfg.origin.release or cfg.origin.value}")
+        self._apply_origin(cfg)
+        apt.upgrade(self.host, wl.PACKAGES)
+        _, after = self._installed_release()
+        logger.info("upgraded masakari from %s to %s", before, after)
+        return f"upgraded from {before} to {after}"
+
+    # -- addresses -----------------------------------------------------------------------
+    def _local_addresses(
+        self, cfg: MasakariConfig, bindings: dict[str, Binding], outcome: Outcome
+    ) -> dict[str, str]:
+        cluster = bindings.get("cluster")
+        fallback = cluster.ingress if cluster and cluster.ingress else None
+        result: dict[str, str] = {}
+        for endpoint in ENDPOINT_TYPES:
+            if endpoint in cfg.networks:
+                found = address_in_network(cfg.networks[endpoint], bindings)
+                if found is None:
+                    outcome.blocked.append(
+                        f"os-{endpoint}-network {cfg.networks[endpoint]}: this unit has no address in it"
+                    )
+                    found = fallback
+                if found:
+                    result[endpoint] = found
+                continue
+            binding = bindings.get(endpoint)
+            address = binding.ingress if binding and binding.ingress else fallback
+            if address:
+                result[endpoint] = address
+        return result
+
+    def _ha_relation(self) -> ops.Relation | None:
+        return self.model.get_relation("ha")
+
+    def _clustered(self) -> bool:
+        rel = self._ha_relation()
+        return bool(rel) and any(
+            hacluster.is_clustered(rel.data[u]) for u in rel.units  # type: ignore[union-attr]
+        )
+
+    def _endpoint_hosts(
+        self, cfg: MasakariConfig, bindings: dict[str, Binding], local: dict[str, str]
+    ) -> dict[str, str]:
+        ha_active = self._ha_relation() is not None and cfg.wants_ha
+        hosts = {}
+        for endpoint in ENDPOINT_TYPES:
+            address = local.get(endpoint, "")
+            host = address
+            if not ha_active or self._clustered():
+                host = cfg.hostnames.get(endpoint) or host
+            if ha_active and self._clustered() and endpoint not in cfg.hostnames and cfg.vips:
+                host = _vip_for(address, cfg.vips, bindings)
+            hosts[endpoint] = format_host(host) if host else host
+        return hosts
+
+    # -- the main pass -------------------------------------------------------------------
+    def _converge(self, cfg: MasakariConfig, outcome: Outcome) -> ops.StatusBase:
+        bindings = read_bindings(self.model, BINDINGS)
+        local = self._local_addresses(cfg, bindings, outcome)
+        tls_state = self._tls(cfg, bindings, local, outcome)
+        tls_ready = tls_state if isinstance(tls_state, tls.TlsMaterial) else None
+        self._publish(cfg, bindings, local, tls_ready)
+
+        ready = self._read_relations(outcome)
+        if ready is not None and tls_state is not False:
+            self._apply_workload(cfg, bindings, local, tls_ready, ready, outcome)
+        elif not self._stored.paused:
+            services.ensure_stopped(self.host, "masakari-engine")
+        self._ensure_site_hygiene(tls_ready is not None and ready is not None, outcome)
+        return self._status(cfg, outcome, tls_ready is not None)
+
+    def _publish(
+        self,
+        cfg: MasakariConfig,
+        bindings: dict[str, Binding],
+        local: dict[str, str],
+        tls_ready: tls.TlsMaterial | None,
+    ) -> None:
+        unit = self.unit
+        if rel := self.model.get_relation("shared-db"):
+            db_addr = (bindings.get("shared-db") or bindings.get("cluster"))
+            relations.request_database(rel, unit, wl.SERVICE, (db_addr.ingress if db_addr else "") or "")
+        for rel in self.model.relations["amqp"]:
+            relations.request_messaging(rel, unit, wl.SERVICE, wl.SERVICE)
+        if rel := self.model.get_relation("identity-service"):
+            protocol = "https" if tls_ready else "http"
+            hosts = self._endpoint_hosts(cfg, bindings, local)
+            urls = {ep: wl.endpoint_url(protocol, hosts[ep]) for ep in ENDPOINT_TYPES}
+            relations.request_endpoints(rel, unit, wl.SERVICE, cfg.region, urls)
+        if rel := self.model.get_relation("cluster"):
+            rel.data[unit].update({f"{ep}-address": addr for ep, addr in local.items()})
+        if rel := self.model.get_relation("certificates"):
+            tls.request_certificates(rel, unit, self._certificate_requests(cfg, bindings, local))
+        if rel := self._ha_relation():
+            settings = hacluster.HaSettings(
+                service=wl.SERVICE,
+                vips=cfg.vips,
+                vip_iface=cfg.vip_iface,
+                vip_cidr=cfg.vip_cidr,
+                dns_ha=cfg.dns_ha,
+                hostnames=cfg.hostnames,
+                endpoint_addresses=local,
+            )
+            previous = dict(rel.data[unit])
+            rel.data[unit].update(hacluster.build_payload(settings, bindings, previous))
+
+    def _certificate_requests(
+        self, cfg: MasakariConfig, bindings: dict[str, Binding], local: dict[str, str]
+    ) -> dict[str, list[str]]:
+        addresses = {b.ingress for b in bindings.values() if b.ingress} | set(local.values())
+        requests = {self.host.fqdn(): sorted(addresses | set(cfg.vips))}
+        for endpoint, hostname in cfg.hostnames.items():
+            sans = [local[endpoint]] if endpoint in local else []
+            if cfg.vips and endpoint in local:
+                sans.append(_vip_for(local[endpoint], cfg.vips, bindings))
+            requests[hostname] = sans
+        return requests
+
+    def _tls(
+        self,
+        cfg: MasakariConfig,
+        bindings: dict[str, Binding],
+        local: dict[str, str],
+        outcome: Outcome,
+    ) -> tls.TlsMaterial | None | bool:
+        """TLS material; None when TLS is not used; False while it is expected but missing."""
+        static = tls.read_static(cfg.ssl_cert, cfg.ssl_key, cfg.ssl_ca, self.host.fqdn())
+        if isinstance(static, relations.Ready):
+            return static.info
+        rel = self.model.get_relation("certificates")
+        if rel is None:
+            return None
+        names = list(self._certificate_requests(cfg, bindings, local))
+        state = tls.read_certificates(rel, self.unit.name, names)
+        if isinstance(state, relations.NotReady):
+            outcome.waiting.append(state.reason)
+            return False
+        return state.info
+
+    def _read_relations(self, outcome: Outcome) -> tuple[relations.Database, relations.Messaging, relations.Keystone] | None:
+        missing = [name for name in REQUIRED_RELATIONS if not self.model.relations[name]]
+        if missing:
+            outcome.blocked.append(f"Missing relations: {join_names(missing)}")
+            return None
+        db_rel = self.model.get_relation("shared-db")
+        ks_rel = self.model.get_relation("identity-service")
+        assert db_rel is not None and ks_rel is not None
+        db = relations.read_database(db_rel, self.unit.name)
+        mq = relations.read_messaging(self.model.relations["amqp"][0])
+        ks = relations.read_keystone(ks_rel)
+        not_ready = [s.reason for s in (db, mq, ks) if isinstance(s, relations.NotReady)]
+        if not_ready:
+            outcome.waiting.extend(not_ready)
+            return None
+        assert isinstance(db, relations.Ready) and isinstance(mq, relations.Ready)
+        assert isinstance(ks, relations.Ready)
+        return db.info, mq.info, ks.info
+
+    def _backends(self, bindings: dict[str, Binding], local: dict[str, str]) -> tuple[wl.Backend, ...]:
+        peers = self.model.get_relation("cluster")
+        peer_units = sorted(peers.units, key=lambda u: u.name) if peers else []
+        me = self.unit.name.replace("/", "-")
+        cluster = bindings.get("cluster")
+        own_private = cluster.ingress if cluster and cluster.ingress else local.get("internal", "")
+        backends = []
+        networks = [("private", own_private), *((ep, local[ep]) for ep in ENDPOINT_TYPES if ep in local)]
+        seen: set[str] = set()
+        for name, address in networks:
+            if not address or address in seen:
+                continue
+            seen.add(address)
+            servers = [(me, address)]
+            for unit in peer_units:
+                data = peers.data[unit]  # type: ignore[union-attr]
+                key = "private-address" if name == "private" else f"{name}-address"
+                peer_addr = data.get(key) or (data.get("ingress-address") if name == "private" else None)
+                if peer_addr:
+                    servers.append((unit.name.replace("/", "-"), peer_addr))
+            iface = interface_for(address, bindings)
+            cidr = iface.cidr if iface else f"{address}/{128 if is_ipv6(address) else 32}"
+            backends.append(wl.Backend(address, cidr, tuple(servers)))
+        return tuple(backends)
+
+    def _apply_workload(
+        self,
+        cfg: MasakariConfig,
+        bindings: dict[str, Binding],
+        local: dict[str, str],
+        tls_ready: tls.TlsMaterial | None,
+        ready: tuple[relations.Database, relations.Messaging, relations.Keystone],
+        outcome: Outcome,
+    ) -> None:
+        if not self._stored.stats_password:
+            self._stored.stats_password = secrets.token_urlsafe(24)
+        database, messaging, keystone = ready
+        inputs = wl.WorkloadInputs(
+            config=cfg,
+            database=database,
+            messaging=messaging,
+            keystone=keystone,
+            tls=tls_ready,
+            backends=self._backends(bindings, local),
+            cpus=self.host.cpu_count(),
+            stats_password=str(self._stored.stats_password),
+            ipv6=is_ipv6(next(iter(local.values()), "")),
+        )
+        applied = apply_files(self.host, wl.build_files(inputs, self.renderer))
+        if wl.CHARM_CA in applied.changed:
+            self.host.run(["update-ca-certificates"])
+        restarts = applied.restarts
+        outcome.restarted = list(restarts)
+        if not self._database_synced(outcome):
+            services.ensure_stopped(self.host, "masakari-engine")
+            return
+        if self._stored.paused:
+            return
+        for service in wl.SERVICES:
+            try:
+                if service in restarts:
+                    services.restart(self.host, service)
+                else:
+                    services.ensure_running(self.host, service)
+            except CommandError:
+                logger.error("could not start %s", service)
+                outcome.blocked.append(f"Failed to start {service}; see its journal")
+
+    def _database_synced(self, outcome: Outcome) -> bool:
+        """Run the leader's db sync once per release; True when the schema is current."""
+        _, release = self._installed_release()
+        peers = self.model.get_relation("cluster")
+        if peers is None or release is None:
+            outcome.waiting.append("waiting for the peer relation")
+            return False
+        synced = peers.data[self.app].get(DB_SYNC_KEY)
+        if synced == release:
+            return True
+        if not self.unit.is_leader():
+            outcome.waiting.append(f"waiting for the leader to migrate the database to {release}")
+            return False
+        try:
+            self.host.run(
+                ["masakari-manage", "--config-file", wl.MASAKARI_CONF, "db", "sync"], timeout=600
+            )
+        except CommandError as exc:
+            logger.error("masakari-manage db sync failed (exit %s)", exc.returncode)
+            outcome.blocked.append("masakari-manage db sync failed; see juju debug-log, retrying")
+            return False
+        peers.data[self.app][DB_SYNC_KEY] = release
+        logger.info("database migrated to %s", release)
+        return True
+
+    def _ensure_site_hygiene(self, tls_on: bool, outcome: Outcome) -> None:
+        """Our WSGI site enabled, the package's disabled, TLS frontend as configured."""
+        changed = False
+        enabled = "/etc/apache2/sites-enabled/{}.conf"
+        if self.host.exists(enabled.format(wl.PACKAGE_SITE)):
+            self.host.run(["a2dissite", wl.PACKAGE_SITE])
+            changed = True
+        if self.host.exists(f"/etc/apache2/sites-available/{wl.WSGI_SITE}.conf") and not self.host.exists(
+            enabled.format(wl.WSGI_SITE)
+        ):
+            self.host.run(["a2ensite", wl.WSGI_SITE])
+            changed = True
+        tls_enabled = self.host.exists(enabled.format(wl.TLS_SITE))
+        if tls_on and not tls_enabled:
+            self.host.run(["a2enmod", "ssl", "proxy", "proxy_http", "headers"])
+            self.host.run(["a2ensite", wl.TLS_SITE])
+            changed = True
+        elif not tls_on and tls_enabled:
+            self.host.run(["a2dissite", wl.TLS_SITE])
+            changed = True
+        if changed and not self._stored.paused and "apache2" not in outcome.restarted:
+            if services.is_running(self.host, "apache2"):
+                services.restart(self.host, "apache2")
+                outcome.restarted.append("apache2")
+
+    # -- status -----------------------------------------------------------------------
+    def _status(self, cfg: MasakariConfig, outcome: Outcome, tls_on: bool) -> ops.StatusBase:
+        peers = self.model.get_relation("cluster")
+        n_units = 1 + (len(peers.units) if peers else 0)
+        ha_rel = self._ha_relation()
+
+        def blocked() -> ops.StatusBase | None:
+            return ops.BlockedStatus("; ".join(outcome.blocked)) if outcome.blocked else None
+
+        def paused() -> ops.StatusBase | None:
+            if self._stored.paused:
+                return ops.MaintenanceStatus("Paused. Use 'resume' action to resume normal service.")
+            return None
+
+        def ha() -> ops.StatusBase | None:
+            if n_units > 1 and not (ha_rel and cfg.wants_ha):
+                return ops.BlockedStatus(
+                    f"{n_units} units without HA: relate to hacluster and set vip (or dns-ha)"
+                )
+            if ha_rel and not cfg.wants_ha:
+                return ops.BlockedStatus("ha relation needs vip or dns-ha to be set")
+            if cfg.wants_ha and not ha_rel:
+                return ops.BlockedStatus("vip/dns-ha is set: relate masakari to hacluster")
+            return None
+
+        def waiting() -> ops.StatusBase | None:
+            return ops.WaitingStatus("; ".join(outcome.waiting)) if outcome.waiting else None
+
+        def clustered() -> ops.StatusBase | None:
+            if ha_rel and cfg.wants_ha and not self._clustered():
+                return ops.WaitingStatus("ha: waiting for hacluster to form the cluster")
+            return None
+
+        def workload() -> ops.StatusBase | None:
+            down = services.not_running(self.host, wl.SERVICES)
+            if down:
+                return ops.BlockedStatus(f"Services not running: {join_names(down)}")
+            closed = [p for p in wl.listening_ports(tls_on) if p not in self._listening(outcome)]
+            if closed:
+                return ops.BlockedStatus(f"Ports not listening: {join_names(map(str, closed))}")
+            return None
+
+        status = first_failure([blocked, paused, ha, waiting, clustered, workload])
+        if status is not None:
+            return status
+        if outcome.upgrade_available:
+            return ops.ActiveStatus(
+                f"Unit is ready (run openstack-upgrade for {outcome.upgrade_available})"
+            )
+        return ops.ActiveStatus("Unit is ready")
+
+    def _listening(self, outcome: Outcome) -> set[int]:
+        ports = self.host.listening_tcp_ports()
+        # Services restarted in this hook may need a moment to bind their ports.
+        attempts = 10 if outcome.restarted else 0
+        while attempts and not set(wl.listening_ports(False)) <= ports:
+            time.sleep(1)
+            attempts -= 1
+            ports = self.host.listening_tcp_ports()
+        return ports
+
+    # -- actions ------------------------------------------------------------------------
+    def _on_pause(self, event: ops.ActionEvent) -> None:
+        self._stored.paused = True
+        stopped = services.pause(self.host, wl.SERVICES)
+        self.unit.status = ops.MaintenanceStatus("Paused. Use 'resume' action to resume normal service.")
+        event.set_results({"stopped": ", ".join(stopped) or "nothing was running"})
+
+    def _on_resume(self, event: ops.ActionEvent) -> None:
+        self._stored.paused = False
+        before = set(services.not_running(self.host, wl.SERVICES))
+        self._reconcile()
+        started = [s for s in wl.SERVICES if s in before and services.is_running(self.host, s)]
+        event.set_results(
+            {"started": ", ".join(started) or "nothing", "status": self.unit.status.message}
+        )
+
+    def _on_restart_services(self, event: ops.ActionEvent) -> None:
+        if self._stored.paused:
+            event.fail("The unit is paused; run the resume action instead")
+            return
+        restarted = []
+        for service in wl.SERVICES:
+            if services.is_running(self.host, service):
+                services.restart(self.host, service)
+                restarted.append(service)
+        event.set_results({"restarted": ", ".join(restarted) or "nothing was running"})
+
+    def _on_openstack_upgrade(self, event: ops.ActionEvent) -> None:
+        series = self.host.os_release().get("VERSION_CODENAME", "")
+        try:
+            cfg = load_config(self.config, series)
+        except ConfigError as exc:
+            event.fail(f"Invalid config: {exc}")
+            return
+        if not cfg.action_managed_upgrade:
+            event.fail("action-managed-upgrade is false: upgrades run when openstack-origin changes")
+            return
+        _, release = self._installed_release()
+        target = cfg.origin.release
+        if self._stored.applied_origin == cfg.origin.value or (target and target == release):
+            event.set_results({"outcome": f"no upgrade available: {release} is installed"})
+            self._reconcile()
+            return
+        if target and release and release_index(target) < release_index(release):
+            event.fail(f"openstack-origin {cfg.origin.value} is older than {release}")
+            return
+        try:
+            summary = self._upgrade(cfg)
+        except (CommandError, apt.SourceError) as exc:
+            event.fail(f"Upgrade failed: {exc}")
+            return
+        self._reconcile()
+        event.set_results({"outcome": summary, "status": self.unit.status.message})
+
+    def _on_package_upgrade(self, event: ops.ActionEvent) -> None:
+        series = self.host.os_release().get("VERSION_CODENAME", "")
+        try:
+            cfg = load_config(self.config, series)
+        except ConfigError as exc:
+            event.fail(f"Invalid config: {exc}")
+            return
+        if self._stored.applied_origin != cfg.origin.value:
+            event.fail("A release upgrade is pending: run openstack-upgrade first")
+            return
+        before, _ = self._installed_release()
+        try:
+            apt.update(self.host)
+            apt.upgrade(self.host, wl.PACKAGES)
+        except CommandError as exc:
+            event.fail(f"Package upgrade failed: {exc}")
+            return
+        after, _ = self._installed_release()
+        changed = [f"{p} {before.get(p)} -> {v}" for p, v in sorted(after.items()) if before.get(p) != v]
+        self._reconcile()
+        event.set_results({"upgraded": "; ".join(changed) or "everything was up to date"})
+
+
+def _vip_for(address: str, vips: tuple[str, ...], bindings: dict[str, Binding]) -> str:
+    """The VIP in the same network as ``address``, else the first VIP."""
+    iface = interface_for(address, bindings) if address else None
+    if iface is not None:
+        network = ipaddress.ip_network(iface.cidr, strict=False)
+        for vip in vips:
+            ip = ipaddress.ip_address(vip)
+            if ip.version == network.version and ip in network:
+                return vip
+    return vips[0]
+
+
+if __name__ == "__main__":  # pragma: nocover
+    ops.main(MasakariCharm)

@@ -1,0 +1,185 @@
+"""The masakari charm's options, validated into one immutable :class:`MasakariConfig`.
+
+Every problem is reported as a message that names the option and says what to do;
+the charm shows them in a blocked status and changes nothing on the machine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import re
+from collections.abc import Mapping
+
+from openstack_charm_lib import tls
+from openstack_charm_lib.config_flags import ConfigFlagsError, parse_config_flags
+from openstack_charm_lib.network import ENDPOINT_TYPES, is_ip
+from openstack_charm_lib.relations import NotReady
+from openstack_charm_lib.releases import Origin, OriginError, parse_origin
+
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+$")
+_TOOZ_URL = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$")
+_HAPROXY_TIMEOUTS = {"server": 90000, "client": 90000, "queue": 9000, "connect": 9000}
+
+
+@dataclasses.dataclass(frozen=True)
+class MasakariConfig:
+    """Validated charm configuration."""
+
+    origin: Origin
+    action_managed_upgrade: bool
+    evacuation_delay: int
+    evacuate_all_instances: bool
+    notification_expiration: int
+    check_expired_interval: int
+    region: str
+    debug: bool
+    use_internal_endpoints: bool
+    worker_multiplier: float | None
+    config_flags: dict[str, dict[str, str]]
+    coordination_backend_url: str
+    haproxy_timeouts: dict[str, int]
+    networks: dict[str, str]  # endpoint type -> CIDR
+    hostnames: dict[str, str]  # endpoint type -> host name
+    vips: tuple[str, ...]
+    vip_iface: str
+    vip_cidr: int
+    dns_ha: bool
+    ssl_cert: str
+    ssl_key: str
+    ssl_ca: str
+
+    @property
+    def wants_ha(self) -> bool:
+        """Whether a VIP or DNS-HA is configured."""
+        return bool(self.vips) or self.dns_ha
+
+    def api_workers(self, cpus: int) -> int:
+        """WSGI processes for masakari-api."""
+        if self.worker_multiplier is None:
+            return max(1, min(cpus * 2, 4))
+        return max(1, round(cpus * self.worker_multiplier))
+
+
+class ConfigError(ValueError):
+    """One or more options are invalid; ``problems`` lists a message per option."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+def load_config(options: Mapping[str, object], series: str) -> MasakariConfig:
+    """Validate ``options`` (as Juju gives them) for a machine on Ubuntu ``series``."""
+    problems: list[str] = []
+
+    def text(name: str) -> str:
+        value = options.get(name)
+        return "" if value is None else str(value).strip()
+
+    def positive_int(name: str, default: int | None = None, minimum: int = 1) -> int:
+        value = options.get(name)
+        if value is None:
+            assert default is not None
+            return default
+        if not isinstance(value, int) or value < minimum:
+            problems.append(f"{name} must be a whole number >= {minimum} (got {value!r})")
+            return default or minimum
+        return value
+
+    try:
+        origin = parse_origin(text("openstack-origin"), series)
+    except OriginError as exc:
+        problems.append(str(exc))
+        origin = Origin("distro", None)
+
+    networks: dict[str, str] = {}
+    hostnames: dict[str, str] = {}
+    for endpoint in ENDPOINT_TYPES:
+        cidr = text(f"os-{endpoint}-network")
+        if cidr:
+            try:
+                networks[endpoint] = str(ipaddress.ip_network(cidr, strict=False))
+            except ValueError:
+                problems.append(f"os-{endpoint}-network {cidr!r} is not a CIDR (e.g. 10.0.0.0/24)")
+        hostname = text(f"os-{endpoint}-hostname")
+        if hostname:
+            if _HOSTNAME.match(hostname):
+                hostnames[endpoint] = hostname.rstrip(".")
+            else:
+                problems.append(f"os-{endpoint}-hostname {hostname!r} is not a valid host name")
+
+    vips = tuple(text("vip").split())
+    for vip in vips:
+        if not is_ip(vip):
+            problems.append(f"vip {vip!r} is not an IP address")
+    if len(set(vips)) != len(vips):
+        problems.append("vip lists the same address twice")
+    vip_cidr = positive_int("vip_cidr", 24)
+    if vip_cidr > 128:
+        problems.append(f"vip_cidr {vip_cidr} is not a netmask length")
+    vip_iface = text("vip_iface") or "eth0"
+    if not re.fullmatch(r"[A-Za-z0-9_.:@-]{1,15}", vip_iface):
+        problems.append(f"vip_iface {vip_iface!r} is not an interface name")
+
+    dns_ha = bool(options.get("dns-ha"))
+    if dns_ha and vips:
+        problems.append("vip and dns-ha cannot be used together: unset one of them")
+    if dns_ha and not hostnames:
+        problems.append("dns-ha needs at least one of os-public/internal/admin-hostname")
+
+    multiplier = options.get("worker-multiplier")
+    if multiplier is not None and (
+        not isinstance(multiplier, (int, float)) or multiplier <= 0 or multiplier > 64
+    ):
+        problems.append(f"worker-multiplier must be > 0 and <= 64 (got {multiplier!r})")
+        multiplier = None
+
+    try:
+        flags = parse_config_flags(text("config-flags"))
+    except ConfigFlagsError as exc:
+        problems.append(str(exc))
+        flags = {}
+
+    coordination = text("coordination-backend-url")
+    if coordination and not _TOOZ_URL.match(coordination):
+        problems.append("coordination-backend-url must be a tooz URL such as etcd3+http://host:2379")
+
+    region = text("region")
+    if not region or " " in region:
+        problems.append(f"region {region!r} must be a non-empty name without spaces")
+
+    ssl = {name: text(name) for name in ("ssl_cert", "ssl_key", "ssl_ca")}
+    static = tls.read_static(ssl["ssl_cert"], ssl["ssl_key"], ssl["ssl_ca"], "check")
+    if isinstance(static, NotReady):
+        problems.append(static.reason)
+
+    timeouts = {
+        kind: positive_int(f"haproxy-{kind}-timeout", default)
+        for kind, default in _HAPROXY_TIMEOUTS.items()
+    }
+    config = MasakariConfig(
+        origin=origin,
+        action_managed_upgrade=bool(options.get("action-managed-upgrade")),
+        evacuation_delay=positive_int("evacuation-delay", 60, minimum=0),
+        evacuate_all_instances=bool(options.get("evacuate-all-instances", True)),
+        notification_expiration=positive_int("notification-expiration", 86400),
+        check_expired_interval=positive_int("check-expired-interval", 600),
+        region=region,
+        debug=bool(options.get("debug")),
+        use_internal_endpoints=bool(options.get("use-internal-endpoints")),
+        worker_multiplier=float(multiplier) if multiplier is not None else None,
+        config_flags=flags,
+        coordination_backend_url=coordination,
+        haproxy_timeouts=timeouts,
+        networks=networks,
+        hostnames=hostnames,
+        vips=vips,
+        vip_iface=vip_iface,
+        vip_cidr=vip_cidr,
+        dns_ha=dns_ha,
+        **ssl,
+    )
+    if problems:
+        raise ConfigError(problems)
+    return config

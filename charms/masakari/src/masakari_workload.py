@@ -1,0 +1,269 @@
+"""What runs on a masakari unit and the files it reads.
+
+Pure functions from validated config and relation data to :class:`ManagedFile` values:
+``/etc/masakari/masakari.conf``, the Apache WSGI site (and TLS frontend), haproxy and
+memcached. Ports: haproxy listens on 15868 and forwards to Apache on 15858; with TLS,
+Apache terminates TLS on 15858 and proxies to the WSGI site on 127.0.0.1:15848.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+
+from masakari_config import MasakariConfig
+from openstack_charm_lib.config_flags import merge_flags
+from openstack_charm_lib.relations import Database, Keystone, Messaging
+from openstack_charm_lib.releases import release_from_major_version
+from openstack_charm_lib.rendering import ManagedFile, Renderer, render_ini
+from openstack_charm_lib.tls import TlsMaterial
+
+SERVICE = "masakari"
+SERVICE_TYPE = "instance-ha"
+PACKAGES = [
+    "masakari-api",
+    "masakari-engine",
+    "apache2",
+    "libapache2-mod-wsgi-py3",
+    "haproxy",
+    "memcached",
+    "python3-memcache",
+    # Missing dependency of masakari-engine's taskflow driver on some releases (LP #1882900).
+    "python3-sqlalchemy-utils",
+]
+VERSION_PACKAGE = "masakari-common"
+YOGA_MAJOR_VERSION = 13  # masakari 13.x shipped with yoga
+SERVICES = ("memcached", "haproxy", "apache2", "masakari-engine")
+
+API_PORT = 15868
+APACHE_PORT = 15858
+WSGI_TLS_PORT = 15848
+MEMCACHED_PORT = 11211
+HAPROXY_STATS_PORT = 8888
+
+MASAKARI_CONF = "/etc/masakari/masakari.conf"
+API_PASTE = "/etc/masakari/api-paste.ini"
+WSGI_SITE = "charm-masakari-api"
+TLS_SITE = "charm-masakari-https"
+PACKAGE_SITE = "masakari-api"
+HAPROXY_CFG = "/etc/haproxy/haproxy.cfg"
+MEMCACHED_CONF = "/etc/memcached.conf"
+SSL_DIR = "/etc/apache2/ssl/masakari"
+SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+CHARM_CA = "/usr/local/share/ca-certificates/masakari-charm.crt"
+DB_CA = "/etc/masakari/mysql-ca.pem"
+RABBIT_CA = "/etc/masakari/rabbitmq-ca.pem"
+
+TEMPLATES = Path(__file__).parent.parent / "templates"
+
+
+@dataclasses.dataclass(frozen=True)
+class Backend:
+    """One haproxy backend: the local address on a network and every unit's address there."""
+
+    address: str
+    cidr: str
+    servers: tuple[tuple[str, str], ...]  # (unit name, address)
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkloadInputs:
+    """Everything the rendered files depend on."""
+
+    config: MasakariConfig
+    database: Database
+    messaging: Messaging
+    keystone: Keystone
+    tls: TlsMaterial | None
+    backends: tuple[Backend, ...]
+    cpus: int
+    stats_password: str
+    ipv6: bool = False
+
+
+def masakari_conf_sections(inputs: WorkloadInputs) -> dict[str, dict[str, str]]:
+    """Sections and keys of masakari.conf, before config-flags."""
+    cfg, ks = inputs.config, inputs.keystone
+    keystone_side = "internal" if cfg.use_internal_endpoints else "service"
+    database = inputs.database.uri(SERVICE, SERVICE, DB_CA)
+    ca_bundle = SYSTEM_CA_BUNDLE if (inputs.tls and inputs.tls.ca) or ks.uses_https else None
+    default = {
+        "debug": str(cfg.debug).lower(),
+        "log_dir": "/var/log/masakari",
+        "auth_strategy": "keystone",
+        "transport_url": inputs.messaging.transport_url(SERVICE, SERVICE),
+        "os_region_name": cfg.region,
+        "os_privileged_user_name": ks.username,
+        "os_privileged_user_password": ks.password,
+        "os_privileged_user_tenant": ks.project,
+        "os_privileged_user_auth_url": f"{ks.url(keystone_side)}/v3",
+        "os_user_domain_name": ks.domain,
+        "os_project_domain_name": ks.domain,
+        "nova_catalog_admin_info": "compute:nova:"
+        + ("internalURL" if cfg.use_internal_endpoints else "publicURL"),
+        "wait_period_after_service_update": str(cfg.evacuation_delay),
+        "notifications_expired_interval": str(cfg.notification_expiration),
+        "check_expired_notifications_interval": str(cfg.check_expired_interval),
+    }
+    if ca_bundle:
+        default["nova_ca_certificates_file"] = ca_bundle
+    authtoken = {
+        "www_authenticate_uri": f"{ks.url('service')}/v3",
+        "auth_url": f"{ks.url('auth')}/v3",
+        "auth_type": "password",
+        "project_domain_name": ks.domain,
+        "user_domain_name": ks.domain,
+        "project_name": ks.project,
+        "username": ks.username,
+        "password": ks.password,
+        "region_name": cfg.region,
+        "service_type": SERVICE_TYPE,
+        "memcached_servers": f"{'[::1]' if inputs.ipv6 else '127.0.0.1'}:{MEMCACHED_PORT}",
+    }
+    if ca_bundle:
+        authtoken["cafile"] = ca_bundle
+    sections: dict[str, dict[str, str]] = {
+        "DEFAULT": default,
+        "wsgi": {"api_paste_config": API_PASTE},
+        "database": {"connection": database},
+        "taskflow": {"connection": database},
+        "keystone_authtoken": authtoken,
+        "oslo_messaging_rabbit": (
+            {"ssl": "true", "ssl_ca_file": RABBIT_CA} if inputs.messaging.ssl_ca else {}
+        ),
+        "oslo_middleware": {"enable_proxy_headers_parsing": "true"},
+        "oslo_concurrency": {"lock_path": "/var/lock/masakari"},
+        "host_failure": {"evacuate_all_instances": str(cfg.evacuate_all_instances).lower()},
+        "coordination": (
+            {"backend_url": cfg.coordination_backend_url} if cfg.coordination_backend_url else {}
+        ),
+    }
+    return merge_flags(sections, cfg.config_flags)
+
+
+def masakari_conf(inputs: WorkloadInputs) -> str:
+    """Content of masakari.conf."""
+    header = "Managed by the masakari charm; use the config-flags option for extra settings."
+    return render_ini(masakari_conf_sections(inputs), header)
+
+
+def certificate_paths(common_name: str) -> tuple[str, str]:
+    """Where Apache finds the certificate and key for ``common_name``."""
+    return f"{SSL_DIR}/cert_{common_name}", f"{SSL_DIR}/key_{common_name}"
+
+
+def build_files(inputs: WorkloadInputs, renderer: Renderer) -> list[ManagedFile]:
+    """Every file a configured unit needs, with the services that read it."""
+    cfg = inputs.config
+    tls = inputs.tls
+    wsgi_listen = f"127.0.0.1:{WSGI_TLS_PORT}" if tls else str(APACHE_PORT)
+    files = [
+        ManagedFile(
+            MASAKARI_CONF,
+            masakari_conf(inputs),
+            group="masakari",
+            mode=0o640,
+            restarts=("apache2", "masakari-engine"),
+        ),
+        ManagedFile(
+            f"/etc/apache2/sites-available/{WSGI_SITE}.conf",
+            renderer.render(
+                "masakari-api-site.conf.j2",
+                {"listen": wsgi_listen, "processes": cfg.api_workers(inputs.cpus)},
+            ),
+            restarts=("apache2",),
+        ),
+        ManagedFile(
+            HAPROXY_CFG,
+            renderer.render(
+                "haproxy.cfg.j2",
+                {
+                    "charm": SERVICE,
+                    "timeouts": cfg.haproxy_timeouts,
+                    "stats_port": HAPROXY_STATS_PORT,
+                    "stats_password": inputs.stats_password,
+                    "frontends": [
+                        {
+                            "name": "masakari-api",
+                            "port": API_PORT,
+                            "backend_port": APACHE_PORT,
+                            "ipv6": inputs.ipv6,
+                            "tls": bool(tls),
+                            "backends": [dataclasses.asdict(b) for b in inputs.backends],
+                        }
+                    ],
+                },
+            ),
+            group="haproxy",
+            mode=0o640,
+            restarts=("haproxy",),
+        ),
+        ManagedFile(
+            MEMCACHED_CONF,
+            renderer.render(
+                "memcached.conf.j2",
+                {
+                    "charm": SERVICE,
+                    "memory_mb": 64,
+                    "port": MEMCACHED_PORT,
+                    "listen": ["::1"] if inputs.ipv6 else ["127.0.0.1"],
+                },
+            ),
+            restarts=("memcached",),
+        ),
+    ]
+    if inputs.database.ssl_ca:
+        files.append(ManagedFile(DB_CA, inputs.database.ssl_ca, restarts=("apache2", "masakari-engine")))
+    if inputs.messaging.ssl_ca:
+        files.append(
+            ManagedFile(RABBIT_CA, inputs.messaging.ssl_ca, restarts=("apache2", "masakari-engine"))
+        )
+    if tls:
+        files.extend(_tls_files(tls, renderer))
+    return files
+
+
+def _tls_files(tls: TlsMaterial, renderer: Renderer) -> list[ManagedFile]:
+    vhosts = []
+    files = []
+    for cn, cert in sorted(tls.certificates.items()):
+        cert_path, key_path = certificate_paths(cn)
+        files.append(ManagedFile(cert_path, cert.cert, mode=0o640, restarts=("apache2",)))
+        files.append(ManagedFile(key_path, cert.key, mode=0o600, restarts=("apache2",)))
+        vhosts.append({"server_name": cn, "cert": cert_path, "key": key_path})
+    files.append(
+        ManagedFile(
+            f"/etc/apache2/sites-available/{TLS_SITE}.conf",
+            renderer.render(
+                "masakari-https-frontend.conf.j2",
+                {"port": APACHE_PORT, "backend": f"http://127.0.0.1:{WSGI_TLS_PORT}/", "vhosts": vhosts},
+            ),
+            restarts=("apache2",),
+        )
+    )
+    if tls.ca:
+        files.append(ManagedFile(CHARM_CA, tls.ca, restarts=("apache2", "masakari-engine")))
+    return files
+
+
+def endpoint_url(protocol: str, host: str) -> str:
+    """Catalog URL of the Masakari API on ``host``."""
+    return f"{protocol}://{host}:{API_PORT}/v1/%(tenant_id)s"
+
+
+def listening_ports(tls: bool) -> list[int]:
+    """Ports that must listen on a ready unit."""
+    return [API_PORT, APACHE_PORT, *( [WSGI_TLS_PORT] if tls else []), MEMCACHED_PORT]
+
+
+def release_of(versions: Mapping[str, str]) -> str | None:
+    """OpenStack release of the installed masakari packages."""
+    version = versions.get(VERSION_PACKAGE)
+    if not version:
+        return None
+    upstream = version.split(":", 1)[-1].split("-", 1)[0]
+    major = upstream.split(".", 1)[0]
+    if not major.isdigit():
+        return None
+    return release_from_major_version(int(major), YOGA_MAJOR_VERSION)

@@ -1,0 +1,162 @@
+"""Fixtures: a FakeHost in place of the machine, and relation data of a full deployment."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from ops import testing
+
+import charm
+from openstack_charm_lib.testing import FakeHost
+
+UNIT = "masakari/0"
+MASAKARI_VERSION = "17.0.0-0ubuntu1"
+PACKAGE_VERSIONS = {
+    p: MASAKARI_VERSION
+    for p in ("masakari-api", "masakari-engine", "masakari-common", "python3-sqlalchemy-utils")
+} | {
+    "apache2": "2.4.58-1ubuntu8",
+    "libapache2-mod-wsgi-py3": "5.0.0-1",
+    "haproxy": "2.8.5-1ubuntu3",
+    "memcached": "1.6.24-1build3",
+    "python3-memcache": "1.59-8",
+}
+SERVICE_PORTS = {"haproxy": [15868, 8888], "apache2": [15858, 15848], "memcached": [11211]}
+
+KEYSTONE_DATA = {
+    "service_host": "10.5.0.10",
+    "service_protocol": "http",
+    "service_port": "5000",
+    "auth_host": "10.5.0.11",
+    "auth_protocol": "http",
+    "auth_port": "35357",
+    "internal_host": "10.6.0.10",
+    "internal_protocol": "http",
+    "internal_port": "5000",
+    "service_tenant": "services",
+    "service_tenant_id": "c0ffee",
+    "service_username": "masakari",
+    "service_password": "ks-secret-pw",
+    "service_domain": "service_domain",
+    "api_version": "3",
+}
+DB_DATA = {"db_host": "127.0.0.1", "db_port": "3306", "password": "db-secret/pw", "allowed_units": UNIT}
+AMQP_UNITS = {
+    0: {"hostname": "10.5.0.21", "password": "mq-secret-pw"},
+    1: {"hostname": "10.5.0.20", "password": "mq-secret-pw"},
+}
+
+CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIca\n-----END CERTIFICATE-----\n"
+CERT_PEM = "-----BEGIN CERTIFICATE-----\nMIIcert\n-----END CERTIFICATE-----\n"
+KEY_PEM = "-----BEGIN PRIVATE KEY-----\nMIIkey\n-----END PRIVATE KEY-----\n"
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+@pytest.fixture
+def host(tmp_path, monkeypatch):
+    fake = FakeHost(
+        tmp_path,
+        fqdn="juju-m-0.maas",
+        series="noble",
+        cpus=4,
+        available=PACKAGE_VERSIONS,
+        service_ports=SERVICE_PORTS,
+    )
+    monkeypatch.setattr(charm.MasakariCharm, "_make_host", lambda self: fake)
+    return fake
+
+
+@pytest.fixture
+def installed(host):
+    """A unit whose packages are installed and whose origin was applied."""
+    host.installed.update(PACKAGE_VERSIONS)
+    return host
+
+
+@pytest.fixture
+def ctx():
+    return testing.Context(charm.MasakariCharm)
+
+
+def network(name: str, address: str, cidr: str, iface: str = "eth0") -> testing.Network:
+    return testing.Network(
+        name,
+        bind_addresses=[
+            testing.BindAddress([testing.Address(address, cidr=cidr)], interface_name=iface)
+        ],
+        ingress_addresses=[address],
+        egress_subnets=[cidr],
+    )
+
+
+def networks(address: str = "10.5.0.50", cidr: str = "10.5.0.0/24") -> list[testing.Network]:
+    return [network(n, address, cidr) for n in ("cluster", "public", "internal", "admin", "shared-db")]
+
+
+def db_relation(data=None) -> testing.Relation:
+    return testing.Relation(
+        "shared-db",
+        "mysql-shared",
+        remote_app_name="masakari-mysql-router",
+        remote_units_data={0: DB_DATA if data is None else data},
+    )
+
+
+def amqp_relation(units=None) -> testing.Relation:
+    return testing.Relation(
+        "amqp", "rabbitmq", remote_app_name="rabbitmq-server",
+        remote_units_data=AMQP_UNITS if units is None else units,
+    )
+
+
+def keystone_relation(data=None) -> testing.Relation:
+    return testing.Relation(
+        "identity-service", "keystone", remote_app_name="keystone",
+        remote_units_data={0: KEYSTONE_DATA if data is None else data},
+    )
+
+
+def peer_relation(peers=None, app_data=None) -> testing.PeerRelation:
+    return testing.PeerRelation(
+        "cluster", "openstack-ha", peers_data=peers or {}, local_app_data=app_data or {}
+    )
+
+
+def ha_relation(clustered: bool = True, local=None) -> testing.SubordinateRelation:
+    return testing.SubordinateRelation(
+        "ha",
+        "hacluster",
+        remote_app_name="hacluster",
+        remote_unit_data={"clustered": "yes"} if clustered else {},
+        local_unit_data=local or {},
+    )
+
+
+def synced(release: str = "caracal") -> dict[str, str]:
+    return {"db-synced-release": release}
+
+
+def stored(**content) -> testing.StoredState:
+    base = {"paused": False, "stats_password": "statspw", "applied_origin": "caracal"}
+    return testing.StoredState(owner_path="MasakariCharm", content=base | content)
+
+
+def full_state(*, leader=True, config=None, extra=(), peers=None, app_data=None, **kw) -> testing.State:
+    rels = [db_relation(), amqp_relation(), keystone_relation(), peer_relation(peers, app_data), *extra]
+    return testing.State(
+        leader=leader,
+        config=config or {},
+        relations=rels,
+        networks=networks(),
+        stored_states=[stored()],
+        **kw,
+    )
+
+
+def decoded(data: dict[str, str]) -> dict:
+    return {k: json.loads(v) if k.startswith("json_") else v for k, v in data.items()}

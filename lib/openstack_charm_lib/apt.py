@@ -1,0 +1,96 @@
+"""Debian packages and the install source named by ``openstack-origin``.
+
+Cloud Archive pockets and PPAs are added with ``add-apt-repository`` (which knows the
+archive locations and keys); a ``deb`` line is written to its own sources file with
+its ASCII-armoured key. Package operations never prompt and keep the charm's own
+configuration files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from .host import Host
+from .releases import Origin
+
+APT_ENV = {"DEBIAN_FRONTEND": "noninteractive"}
+_DPKG_OPTS = ["-o", "Dpkg::Options::=--force-confold", "-o", "Dpkg::Options::=--force-confdef"]
+DEB_SOURCE_FILE = "/etc/apt/sources.list.d/openstack-origin.list"
+DEB_KEY_FILE = "/etc/apt/keyrings/openstack-origin.asc"
+
+
+class SourceError(ValueError):
+    """The origin's key is unusable; the message says why."""
+
+
+def installed_versions(host: Host, packages: list[str]) -> dict[str, str]:
+    """Installed version of each package that is installed (absent ones are left out)."""
+    proc = host.run(
+        ["dpkg-query", "-W", "-f=${Package} ${Status} ${Version}\\n", *packages], check=False
+    )
+    versions: dict[str, str] = {}
+    for line in proc.stdout.splitlines():
+        fields = line.split()
+        # "<pkg> install ok installed <version>"
+        if len(fields) == 5 and fields[3] == "installed":
+            versions[fields[0]] = fields[4]
+    return versions
+
+
+def missing_packages(host: Host, packages: list[str]) -> list[str]:
+    """The packages of ``packages`` that are not installed."""
+    present = installed_versions(host, packages)
+    return [p for p in packages if p not in present]
+
+
+def update(host: Host) -> None:
+    """Refresh the package index."""
+    host.run(["apt-get", "update", "-q"], env=APT_ENV)
+
+
+def install(host: Host, packages: list[str]) -> None:
+    """Install ``packages`` without recommends and without prompts."""
+    if packages:
+        host.run(
+            ["apt-get", "install", "-y", "-q", "--no-install-recommends", *_DPKG_OPTS, *packages],
+            env=APT_ENV,
+        )
+
+
+def upgrade(host: Host, packages: list[str]) -> None:
+    """Upgrade the whole system to the configured sources, pulling new dependencies."""
+    host.run(["apt-get", "dist-upgrade", "-y", "-q", *_DPKG_OPTS], env=APT_ENV)
+    install(host, packages)
+
+
+def configure_origin(host: Host, origin: Origin) -> bool:
+    """Make ``origin`` an apt source; True when the sources changed (run :func:`update`)."""
+    if origin.kind == "distro":
+        if origin.proposed:
+            host.run(["add-apt-repository", "--yes", "--no-update", "--pocket", "proposed"])
+            return True
+        return False
+    if origin.kind == "cloud":
+        host.run(["add-apt-repository", "--yes", "--no-update", origin.cloud_archive_name])
+        return True
+    if origin.kind == "ppa":
+        host.run(["add-apt-repository", "--yes", "--no-update", origin.value])
+        return True
+    return _configure_deb_line(host, origin)
+
+
+def _configure_deb_line(host: Host, origin: Origin) -> bool:
+    line = origin.deb_line
+    changed = False
+    if origin.key:
+        if "BEGIN PGP PUBLIC KEY BLOCK" not in origin.key:
+            raise SourceError(
+                "openstack-origin: the key after '|' must be an ASCII-armoured public key "
+                f"(got something of {len(origin.key)} characters)"
+            )
+        changed |= host.write_file(DEB_KEY_FILE, origin.key.strip() + "\n").content_changed
+        words = line.split()
+        line = " ".join([words[0], f"[signed-by={DEB_KEY_FILE}]", *words[1:]])
+    content = f"# openstack-origin {hashlib.sha1(origin.value.encode()).hexdigest()[:7]}\n{line}\n"
+    changed |= host.write_file(DEB_SOURCE_FILE, content).content_changed
+    return changed

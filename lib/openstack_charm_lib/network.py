@@ -1,0 +1,99 @@
+"""Addresses of a unit on its bindings, and the address each endpoint advertises.
+
+Juju's ``network-get`` data is first captured as plain :class:`Binding` values, so the
+decisions (which address serves the public endpoint, which network a VIP lives in)
+are pure functions that tests exercise without a model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+from collections.abc import Iterable, Mapping
+
+import ops
+
+ENDPOINT_TYPES = ("public", "internal", "admin")
+
+
+@dataclasses.dataclass(frozen=True)
+class Interface:
+    """One address of a binding: interface name, address and its network (CIDR)."""
+
+    name: str
+    address: str
+    cidr: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Binding:
+    """What ``network-get`` says about one endpoint binding."""
+
+    name: str
+    ingress: str | None
+    interfaces: tuple[Interface, ...] = ()
+
+
+def read_bindings(model: ops.Model, names: Iterable[str]) -> dict[str, Binding]:
+    """Capture the named bindings from the model; unknown or unreachable ones are skipped."""
+    result: dict[str, Binding] = {}
+    for name in names:
+        try:
+            binding = model.get_binding(name)
+            network = binding.network if binding is not None else None
+        except (ops.ModelError, KeyError):
+            network = None
+        if network is None:
+            continue
+        interfaces = tuple(
+            Interface(iface.name, str(iface.address), str(iface.subnet))
+            for iface in network.interfaces
+            if iface.address is not None and iface.subnet is not None
+        )
+        ingress = str(network.ingress_address) if network.ingress_address else None
+        result[name] = Binding(name, ingress, interfaces)
+    return result
+
+
+def is_ip(value: str) -> bool:
+    """Whether ``value`` is an IPv4 or IPv6 address."""
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def is_ipv6(value: str) -> bool:
+    """Whether ``value`` is an IPv6 address."""
+    try:
+        return ipaddress.ip_address(value).version == 6
+    except ValueError:
+        return False
+
+
+def interface_for(address: str, bindings: Mapping[str, Binding]) -> Interface | None:
+    """The local interface whose network contains ``address`` (e.g. a VIP), if any."""
+    ip = ipaddress.ip_address(address)
+    for binding in bindings.values():
+        for iface in binding.interfaces:
+            network = ipaddress.ip_network(iface.cidr, strict=False)
+            if ip.version == network.version and ip in network:
+                return iface
+    return None
+
+
+def address_in_network(cidr: str, bindings: Mapping[str, Binding]) -> str | None:
+    """A local address inside ``cidr`` (the ``os-*-network`` options), if any."""
+    network = ipaddress.ip_network(cidr, strict=False)
+    for binding in bindings.values():
+        for iface in binding.interfaces:
+            ip = ipaddress.ip_address(iface.address)
+            if ip.version == network.version and ip in network:
+                return iface.address
+    return None
+
+
+def format_host(address: str) -> str:
+    """``address`` as it goes in a URL (IPv6 in brackets)."""
+    return f"[{address}]" if is_ipv6(address) else address

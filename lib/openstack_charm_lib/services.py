@@ -1,0 +1,57 @@
+"""systemd services: state queries, restarts, pause and resume.
+
+Paused services are stopped and disabled so that a reboot does not bring them back
+while an operator has the unit paused; resume re-enables and starts them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .host import Host
+
+
+def is_running(host: Host, service: str) -> bool:
+    """Whether systemd reports ``service`` active."""
+    return host.run(["systemctl", "is-active", "--quiet", service], check=False).returncode == 0
+
+
+def not_running(host: Host, services: Iterable[str]) -> list[str]:
+    """The services of ``services`` that are not active, in the given order."""
+    return [s for s in services if not is_running(host, s)]
+
+
+def restart(host: Host, service: str) -> None:
+    """Restart ``service`` (starting it if stopped)."""
+    host.run(["systemctl", "restart", service])
+
+
+def reload_or_restart(host: Host, service: str) -> None:
+    """Reload ``service`` if it supports it, else restart it."""
+    host.run(["systemctl", "reload-or-restart", service])
+
+
+def ensure_running(host: Host, service: str) -> bool:
+    """Enable and start ``service`` if it is not active; True when it was started."""
+    if is_running(host, service):
+        return False
+    host.run(["systemctl", "enable", "--now", service])
+    return True
+
+
+def ensure_stopped(host: Host, service: str) -> bool:
+    """Stop and disable ``service`` if it is active; True when it was stopped."""
+    if not is_running(host, service):
+        return False
+    host.run(["systemctl", "disable", "--now", service])
+    return True
+
+
+def pause(host: Host, services: Iterable[str]) -> list[str]:
+    """Stop and disable every service; returns the ones that were running."""
+    return [s for s in services if ensure_stopped(host, s)]
+
+
+def resume(host: Host, services: Iterable[str]) -> list[str]:
+    """Enable and start every service; returns the ones that were started."""
+    return [s for s in services if ensure_running(host, s)]

@@ -1,0 +1,171 @@
+"""A fake machine for charm unit tests: real files under a temporary root, scripted
+commands and services.
+
+:class:`FakeHost` writes files for real (so tests parse what the charm rendered) but
+records ownership instead of calling chown, answers ``systemctl``, ``dpkg-query`` and
+``apt-get`` from in-memory state, and records every command it was asked to run.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from .host import CommandError, Host
+
+
+class FakeHost(Host):
+    """A :class:`Host` whose commands and services are simulated."""
+
+    def __init__(
+        self,
+        root: str | Path,
+        *,
+        fqdn: str = "juju-machine-0.maas",
+        series: str = "noble",
+        cpus: int = 4,
+        available: Mapping[str, str] | None = None,
+        service_ports: Mapping[str, Sequence[int]] | None = None,
+    ):
+        super().__init__(root)
+        self._fqdn = fqdn
+        self.series = series
+        self.cpus = cpus
+        # Version apt would install for each package name.
+        self.available: dict[str, str] = dict(available or {})
+        self.installed: dict[str, str] = {}
+        self.running: set[str] = set()
+        self.enabled: set[str] = set()
+        self.service_ports = {k: set(v) for k, v in (service_ports or {}).items()}
+        self.commands: list[list[str]] = []
+        self.owners: dict[str, tuple[str, str]] = {}
+        self.failing: dict[str, int] = {}  # argv[0] or "argv0 argv1" -> exit code
+
+    # -- files -------------------------------------------------------------
+    def chown(self, path: Path, owner: str, group: str) -> None:
+        """Record ownership (tests do not run as the named users)."""
+        self.owners[str(path.resolve())] = (owner, group)
+
+    def write_file(self, path, content, *, owner="root", group="root", mode=0o644):
+        """Write for real; remember the final path's owner (the temp file is renamed)."""
+        outcome = super().write_file(path, content, owner=owner, group=group, mode=mode)
+        self.owners[str(self.path(path).resolve())] = (owner, group)
+        return outcome
+
+    def stat_owner_mode(self, path: str | Path) -> tuple[str, str, int] | None:
+        """Recorded owner/group with the real mode."""
+        target = self.path(path)
+        if not target.exists():
+            return None
+        owner, group = self.owners.get(str(target.resolve()), ("root", "root"))
+        return owner, group, target.stat().st_mode & 0o7777
+
+    def owner_of(self, path: str) -> tuple[str, str, int] | None:
+        """``(owner, group, mode)`` as the charm left ``path``."""
+        return self.stat_owner_mode(path)
+
+    # -- facts ---------------------------------------------------------------
+    def fqdn(self) -> str:
+        """Configured FQDN."""
+        return self._fqdn
+
+    def hostname(self) -> str:
+        """Short form of the configured FQDN."""
+        return self._fqdn.split(".")[0]
+
+    def cpu_count(self) -> int:
+        """Configured CPU count."""
+        return self.cpus
+
+    def os_release(self) -> dict[str, str]:
+        """An Ubuntu os-release for the configured series."""
+        return {"ID": "ubuntu", "VERSION_CODENAME": self.series}
+
+    def listening_tcp_ports(self) -> set[int]:
+        """Ports of the running services."""
+        ports: set[int] = set()
+        for service in self.running:
+            ports |= self.service_ports.get(service, set())
+        return ports
+
+    # -- commands --------------------------------------------------------------
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        check: bool = True,
+        env: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Record ``argv`` and simulate the commands charms use."""
+        argv = list(argv)
+        self.commands.append(argv)
+        code = self.failing.get(" ".join(argv[:2]), self.failing.get(argv[0], 0))
+        stdout = ""
+        if code == 0:
+            code, stdout = self._simulate(argv)
+        if check and code != 0:
+            raise CommandError(argv, code, f"simulated failure of {argv[0]}")
+        return subprocess.CompletedProcess(argv, code, stdout, "")
+
+    def _simulate(self, argv: list[str]) -> tuple[int, str]:
+        if argv[0] == "systemctl":
+            return self._systemctl(argv[1:])
+        if argv[0] == "dpkg-query":
+            lines = [
+                f"{p} install ok installed {self.installed[p]}"
+                for p in argv[3:]
+                if p in self.installed
+            ]
+            return 0, "\n".join(lines) + ("\n" if lines else "")
+        if argv[0] in ("a2ensite", "a2dissite", "a2enmod"):
+            kind = "mods" if argv[0] == "a2enmod" else "sites"
+            for name in argv[1:]:
+                link = self.path(f"/etc/apache2/{kind}-enabled/{name}.conf")
+                if argv[0] == "a2dissite":
+                    link.unlink(missing_ok=True)
+                else:
+                    link.parent.mkdir(parents=True, exist_ok=True)
+                    link.write_text("")
+        if argv[:2] == ["apt-get", "install"]:
+            for package in (a for a in argv[2:] if not a.startswith("-") and "::" not in a):
+                self.installed[package] = self.available.get(package, "1.0-0ubuntu1")
+        if argv[:2] == ["apt-get", "dist-upgrade"]:
+            for package in self.installed:
+                self.installed[package] = self.available.get(package, self.installed[package])
+        return 0, ""
+
+    def _systemctl(self, args: list[str]) -> tuple[int, str]:
+        verb, services = args[0], [a for a in args[1:] if not a.startswith("-")]
+        for service in services:
+            if verb == "is-active":
+                return (0 if service in self.running else 3), ""
+            if verb in ("restart", "reload-or-restart", "start"):
+                self.running.add(service)
+            elif verb == "stop":
+                self.running.discard(service)
+            elif verb == "enable":
+                self.enabled.add(service)
+                if "--now" in args:
+                    self.running.add(service)
+            elif verb == "disable":
+                self.enabled.discard(service)
+                if "--now" in args:
+                    self.running.discard(service)
+        return 0, ""
+
+    # -- assertions helpers -----------------------------------------------------
+    def ran(self, *prefix: str) -> list[list[str]]:
+        """Commands that start with ``prefix``."""
+        return [c for c in self.commands if c[: len(prefix)] == list(prefix)]
+
+    def restarted(self) -> list[str]:
+        """Services restarted (by restart or reload-or-restart), in order."""
+        return [
+            c[2] for c in self.commands if c[:2] in (["systemctl", "restart"], ["systemctl", "reload-or-restart"])
+        ]
+
+    def clear(self) -> None:
+        """Forget recorded commands (state is kept)."""
+        self.commands.clear()

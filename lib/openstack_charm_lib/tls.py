@@ -1,0 +1,98 @@
+"""TLS material: requests to vault on ``certificates`` and static ``ssl_*`` options.
+
+Request shape (classic tls-certificates client): ``unit_name`` = ``<app>_<n>`` and
+``cert_requests`` = JSON ``{cn: {"sans": [...]}}``. Vault answers with ``ca``,
+optional ``chain`` and ``<unit_name>.processed_requests`` = JSON
+``{cn: {"cert": pem, "key": pem}}``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+
+import ops
+
+from .relations import NotReady, Ready, decode_base64_pem, remote_units_data
+
+
+@dataclasses.dataclass(frozen=True)
+class Certificate:
+    """A certificate (with chain appended) and its key, both PEM."""
+
+    cert: str
+    key: str
+
+
+@dataclasses.dataclass(frozen=True)
+class TlsMaterial:
+    """Certificates by common name, and the CA that signed them."""
+
+    certificates: Mapping[str, Certificate]
+    ca: str | None
+
+
+def juju_unit_key(unit_name: str) -> str:
+    """``masakari/0`` as vault keys it: ``masakari_0``."""
+    return unit_name.replace("/", "_")
+
+
+def request_certificates(
+    relation: ops.Relation, unit: ops.Unit, requests: Mapping[str, list[str]]
+) -> None:
+    """Ask for one certificate per common name, with its SANs."""
+    body = {cn: {"sans": sorted(set(sans))} for cn, sans in requests.items()}
+    relation.data[unit].update(
+        {"unit_name": juju_unit_key(unit.name), "cert_requests": json.dumps(body, sort_keys=True)}
+    )
+
+
+def read_certificates(
+    relation: ops.Relation, unit_name: str, common_names: list[str]
+) -> Ready[TlsMaterial] | NotReady:
+    """Certificates for every requested common name, once vault issued them all."""
+    key = juju_unit_key(unit_name)
+    for data in remote_units_data(relation):
+        ca = data.get("ca")
+        raw = data.get(f"{key}.processed_requests")
+        if not ca or not raw:
+            continue
+        try:
+            processed = json.loads(raw)
+        except ValueError:
+            return NotReady("certificates: vault sent unreadable processed_requests")
+        if not isinstance(processed, dict):
+            return NotReady("certificates: vault sent unreadable processed_requests")
+        chain = data.get("chain", "")
+        certs: dict[str, Certificate] = {}
+        for cn in common_names:
+            entry = processed.get(cn)
+            if not (isinstance(entry, dict) and entry.get("cert") and entry.get("key")):
+                return NotReady(f"certificates: waiting for a certificate for {cn}")
+            cert = entry["cert"].strip() + "\n" + (chain.strip() + "\n" if chain else "")
+            certs[cn] = Certificate(cert, entry["key"].strip() + "\n")
+        return Ready(TlsMaterial(certs, ca.strip() + "\n"))
+    return NotReady("certificates: waiting for vault to issue certificates")
+
+
+def read_static(
+    ssl_cert: str, ssl_key: str, ssl_ca: str, common_name: str
+) -> Ready[TlsMaterial] | NotReady | None:
+    """The ``ssl_cert``/``ssl_key``/``ssl_ca`` options: None when unset, else parsed."""
+    if not (ssl_cert or ssl_key):
+        return None
+    if not (ssl_cert and ssl_key):
+        return NotReady("ssl_cert and ssl_key must be set together")
+    cert = decode_base64_pem(ssl_cert)
+    key = decode_base64_pem(ssl_key)
+    ca = decode_base64_pem(ssl_ca) if ssl_ca else None
+    for option, value, decoded in (
+        ("ssl_cert", ssl_cert, cert),
+        ("ssl_key", ssl_key, key),
+        ("ssl_ca", ssl_ca, ca),
+    ):
+        if value and decoded is None:
+            return NotReady(f"{option} is not base64-encoded PEM")
+    assert cert is not None and key is not None
+    return Ready(TlsMaterial({common_name: Certificate(cert, key)}, ca))

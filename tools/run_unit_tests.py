@@ -32,7 +32,9 @@ def main(pytest_args: list[str]) -> int:
     failures = []
     lib_tests = ROOT / "lib" / "tests"
     if lib_tests.exists():
-        if run([sys.executable, "-m", "pytest", "-q", str(lib_tests), *pytest_args], [ROOT / "lib"]):
+        if run(
+            [sys.executable, "-m", "pytest", "-q", str(lib_tests), *pytest_args], [ROOT / "lib"]
+        ):
             failures.append("lib")
     for charm in charms():
         tests = charm / "tests" / "unit"
@@ -44,7 +46,21 @@ def main(pytest_args: list[str]) -> int:
         sources = f"--source={charm / 'src'},{staged}"
         omit = f"--omit={staged / 'testing.py'}"
         path = [charm / "lib", charm / "src"]
-        code = run([*cov, "run", f"--data-file={data}", sources, omit, "-m", "pytest", "-q", str(tests), *pytest_args], path)
+        code = run(
+            [
+                *cov,
+                "run",
+                f"--data-file={data}",
+                sources,
+                omit,
+                "-m",
+                "pytest",
+                "-q",
+                str(tests),
+                *pytest_args,
+            ],
+            path,
+        )
         if code == 0:
             code = run([*cov, "report", f"--data-file={data}", f"--fail-under={FAIL_UNDER}"], path)
         if code:

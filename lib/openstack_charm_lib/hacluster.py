@@ -71,7 +71,9 @@ def build_payload(
             delete.add(f"res_{svc}_{iface.name}_vip")
         key = "ipv6addr" if is_ipv6(vip) else "ip"
         resources[name] = "ocf:heartbeat:IPv6addr" if is_ipv6(vip) else "ocf:heartbeat:IPaddr2"
-        fallback = "" if iface else f' cidr_netmask="{settings.vip_cidr}" nic="{settings.vip_iface}"'
+        fallback = (
+            "" if iface else f' cidr_netmask="{settings.vip_cidr}" nic="{settings.vip_iface}"'
+        )
         params[name] = f'params {key}="{vip}"{fallback} {_VIP_META} {_VIP_OP}'
     if vip_names:
         groups[f"grp_{svc}_vips"] = " ".join(sorted(vip_names))

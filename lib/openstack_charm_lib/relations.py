@@ -99,7 +99,9 @@ def read_database(relation: ops.Relation, unit_name: str) -> Ready[Database] | N
             if ssl_ca is None:
                 return NotReady("shared-db: ssl_ca is neither PEM nor base64-encoded PEM")
         return Ready(
-            Database(data["db_host"], int(port_text) if port_text else None, data["password"], ssl_ca)
+            Database(
+                data["db_host"], int(port_text) if port_text else None, data["password"], ssl_ca
+            )
         )
     return NotReady("shared-db: waiting for database credentials")
 

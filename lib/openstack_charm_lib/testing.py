@@ -1,5 +1,6 @@
-"""A fake machine for charm unit tests: real files under a temporary root, scripted
-commands and services.
+"""A fake machine for charm unit tests.
+
+Real files under a temporary root; scripted commands and services.
 
 :class:`FakeHost` writes files for real (so tests parse what the charm rendered) but
 records ownership instead of calling chown, answers ``systemctl``, ``dpkg-query`` and
@@ -163,7 +164,9 @@ class FakeHost(Host):
     def restarted(self) -> list[str]:
         """Services restarted (by restart or reload-or-restart), in order."""
         return [
-            c[2] for c in self.commands if c[:2] in (["systemctl", "restart"], ["systemctl", "reload-or-restart"])
+            c[2]
+            for c in self.commands
+            if c[:2] in (["systemctl", "restart"], ["systemctl", "reload-or-restart"])
         ]
 
     def clear(self) -> None:

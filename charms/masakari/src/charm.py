@@ -16,9 +16,8 @@ import logging
 import secrets
 import time
 
-import ops
-
 import masakari_workload as wl
+import ops
 from masakari_config import ConfigError, MasakariConfig, load_config
 from openstack_charm_lib import apt, hacluster, relations, services, tls
 from openstack_charm_lib.host import CommandError, Host
@@ -146,7 +145,9 @@ class MasakariCharm(ops.CharmBase):
     def _upgrade(self, cfg: MasakariConfig) -> str:
         """Move to the release of ``openstack-origin``; returns a summary."""
         _, before = self._installed_release()
-        self.unit.status = ops.MaintenanceStatus(f"Upgrading to {cfg.origin.release or cfg.origin.value}")
+        self.unit.status = ops.MaintenanceStatus(
+            f"Upgrading to {cfg.origin.release or cfg.origin.value}"
+        )
         self._apply_origin(cfg)
         apt.upgrade(self.host, wl.PACKAGES)
         _, after = self._installed_release()
@@ -165,7 +166,8 @@ class MasakariCharm(ops.CharmBase):
                 found = address_in_network(cfg.networks[endpoint], bindings)
                 if found is None:
                     outcome.blocked.append(
-                        f"os-{endpoint}-network {cfg.networks[endpoint]}: this unit has no address in it"
+                        f"os-{endpoint}-network {cfg.networks[endpoint]}: "
+                        "this unit has no address in it"
                     )
                     found = fallback
                 if found:
@@ -183,7 +185,8 @@ class MasakariCharm(ops.CharmBase):
     def _clustered(self) -> bool:
         rel = self._ha_relation()
         return bool(rel) and any(
-            hacluster.is_clustered(rel.data[u]) for u in rel.units  # type: ignore[union-attr]
+            hacluster.is_clustered(rel.data[u])
+            for u in rel.units  # type: ignore[union-attr]
         )
 
     def _endpoint_hosts(
@@ -226,8 +229,10 @@ class MasakariCharm(ops.CharmBase):
     ) -> None:
         unit = self.unit
         if rel := self.model.get_relation("shared-db"):
-            db_addr = (bindings.get("shared-db") or bindings.get("cluster"))
-            relations.request_database(rel, unit, wl.SERVICE, (db_addr.ingress if db_addr else "") or "")
+            db_addr = bindings.get("shared-db") or bindings.get("cluster")
+            relations.request_database(
+                rel, unit, wl.SERVICE, (db_addr.ingress if db_addr else "") or ""
+            )
         for rel in self.model.relations["amqp"]:
             relations.request_messaging(rel, unit, wl.SERVICE, wl.SERVICE)
         if rel := self.model.get_relation("identity-service"):
@@ -285,7 +290,9 @@ class MasakariCharm(ops.CharmBase):
             return False
         return state.info
 
-    def _read_relations(self, outcome: Outcome) -> tuple[relations.Database, relations.Messaging, relations.Keystone] | None:
+    def _read_relations(
+        self, outcome: Outcome
+    ) -> tuple[relations.Database, relations.Messaging, relations.Keystone] | None:
         missing = [name for name in REQUIRED_RELATIONS if not self.model.relations[name]]
         if missing:
             outcome.blocked.append(f"Missing relations: {join_names(missing)}")
@@ -304,14 +311,19 @@ class MasakariCharm(ops.CharmBase):
         assert isinstance(ks, relations.Ready)
         return db.info, mq.info, ks.info
 
-    def _backends(self, bindings: dict[str, Binding], local: dict[str, str]) -> tuple[wl.Backend, ...]:
+    def _backends(
+        self, bindings: dict[str, Binding], local: dict[str, str]
+    ) -> tuple[wl.Backend, ...]:
         peers = self.model.get_relation("cluster")
         peer_units = sorted(peers.units, key=lambda u: u.name) if peers else []
         me = self.unit.name.replace("/", "-")
         cluster = bindings.get("cluster")
         own_private = cluster.ingress if cluster and cluster.ingress else local.get("internal", "")
         backends = []
-        networks = [("private", own_private), *((ep, local[ep]) for ep in ENDPOINT_TYPES if ep in local)]
+        networks = [
+            ("private", own_private),
+            *((ep, local[ep]) for ep in ENDPOINT_TYPES if ep in local),
+        ]
         seen: set[str] = set()
         for name, address in networks:
             if not address or address in seen:
@@ -321,7 +333,9 @@ class MasakariCharm(ops.CharmBase):
             for unit in peer_units:
                 data = peers.data[unit]  # type: ignore[union-attr]
                 key = "private-address" if name == "private" else f"{name}-address"
-                peer_addr = data.get(key) or (data.get("ingress-address") if name == "private" else None)
+                peer_addr = data.get(key) or (
+                    data.get("ingress-address") if name == "private" else None
+                )
                 if peer_addr:
                     servers.append((unit.name.replace("/", "-"), peer_addr))
             iface = interface_for(address, bindings)
@@ -404,9 +418,9 @@ class MasakariCharm(ops.CharmBase):
         if self.host.exists(enabled.format(wl.PACKAGE_SITE)):
             self.host.run(["a2dissite", wl.PACKAGE_SITE])
             changed = True
-        if self.host.exists(f"/etc/apache2/sites-available/{wl.WSGI_SITE}.conf") and not self.host.exists(
-            enabled.format(wl.WSGI_SITE)
-        ):
+        if self.host.exists(
+            f"/etc/apache2/sites-available/{wl.WSGI_SITE}.conf"
+        ) and not self.host.exists(enabled.format(wl.WSGI_SITE)):
             self.host.run(["a2ensite", wl.WSGI_SITE])
             changed = True
         tls_enabled = self.host.exists(enabled.format(wl.TLS_SITE))
@@ -433,7 +447,9 @@ class MasakariCharm(ops.CharmBase):
 
         def paused() -> ops.StatusBase | None:
             if self._stored.paused:
-                return ops.MaintenanceStatus("Paused. Use 'resume' action to resume normal service.")
+                return ops.MaintenanceStatus(
+                    "Paused. Use 'resume' action to resume normal service."
+                )
             return None
 
         def ha() -> ops.StatusBase | None:
@@ -487,7 +503,9 @@ class MasakariCharm(ops.CharmBase):
     def _on_pause(self, event: ops.ActionEvent) -> None:
         self._stored.paused = True
         stopped = services.pause(self.host, wl.SERVICES)
-        self.unit.status = ops.MaintenanceStatus("Paused. Use 'resume' action to resume normal service.")
+        self.unit.status = ops.MaintenanceStatus(
+            "Paused. Use 'resume' action to resume normal service."
+        )
         event.set_results({"stopped": ", ".join(stopped) or "nothing was running"})
 
     def _on_resume(self, event: ops.ActionEvent) -> None:
@@ -518,7 +536,9 @@ class MasakariCharm(ops.CharmBase):
             event.fail(f"Invalid config: {exc}")
             return
         if not cfg.action_managed_upgrade:
-            event.fail("action-managed-upgrade is false: upgrades run when openstack-origin changes")
+            event.fail(
+                "action-managed-upgrade is false: upgrades run when openstack-origin changes"
+            )
             return
         _, release = self._installed_release()
         target = cfg.origin.release
@@ -555,7 +575,9 @@ class MasakariCharm(ops.CharmBase):
             event.fail(f"Package upgrade failed: {exc}")
             return
         after, _ = self._installed_release()
-        changed = [f"{p} {before.get(p)} -> {v}" for p, v in sorted(after.items()) if before.get(p) != v]
+        changed = [
+            f"{p} {before.get(p)} -> {v}" for p, v in sorted(after.items()) if before.get(p) != v
+        ]
         self._reconcile()
         event.set_results({"upgraded": "; ".join(changed) or "everything was up to date"})
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import math
 import re
 from collections.abc import Mapping
 
@@ -130,7 +131,9 @@ def load_config(options: Mapping[str, object], series: str) -> MasakariConfig:
 
     multiplier = options.get("worker-multiplier")
     if multiplier is not None and (
-        not isinstance(multiplier, (int, float)) or multiplier <= 0 or multiplier > 64
+        not isinstance(multiplier, (int, float))
+        or not math.isfinite(multiplier)
+        or not 0 < multiplier <= 64
     ):
         problems.append(f"worker-multiplier must be > 0 and <= 64 (got {multiplier!r})")
         multiplier = None
@@ -143,7 +146,9 @@ def load_config(options: Mapping[str, object], series: str) -> MasakariConfig:
 
     coordination = text("coordination-backend-url")
     if coordination and not _TOOZ_URL.match(coordination):
-        problems.append("coordination-backend-url must be a tooz URL such as etcd3+http://host:2379")
+        problems.append(
+            "coordination-backend-url must be a tooz URL such as etcd3+http://host:2379"
+        )
 
     region = text("region")
     if not region or " " in region:

@@ -214,10 +214,14 @@ def build_files(inputs: WorkloadInputs, renderer: Renderer) -> list[ManagedFile]
         ),
     ]
     if inputs.database.ssl_ca:
-        files.append(ManagedFile(DB_CA, inputs.database.ssl_ca, restarts=("apache2", "masakari-engine")))
+        files.append(
+            ManagedFile(DB_CA, inputs.database.ssl_ca, restarts=("apache2", "masakari-engine"))
+        )
     if inputs.messaging.ssl_ca:
         files.append(
-            ManagedFile(RABBIT_CA, inputs.messaging.ssl_ca, restarts=("apache2", "masakari-engine"))
+            ManagedFile(
+                RABBIT_CA, inputs.messaging.ssl_ca, restarts=("apache2", "masakari-engine")
+            )
         )
     if tls:
         files.extend(_tls_files(tls, renderer))
@@ -237,7 +241,11 @@ def _tls_files(tls: TlsMaterial, renderer: Renderer) -> list[ManagedFile]:
             f"/etc/apache2/sites-available/{TLS_SITE}.conf",
             renderer.render(
                 "masakari-https-frontend.conf.j2",
-                {"port": APACHE_PORT, "backend": f"http://127.0.0.1:{WSGI_TLS_PORT}/", "vhosts": vhosts},
+                {
+                    "port": APACHE_PORT,
+                    "backend": f"http://127.0.0.1:{WSGI_TLS_PORT}/",
+                    "vhosts": vhosts,
+                },
             ),
             restarts=("apache2",),
         )
@@ -254,7 +262,7 @@ def endpoint_url(protocol: str, host: str) -> str:
 
 def listening_ports(tls: bool) -> list[int]:
     """Ports that must listen on a ready unit."""
-    return [API_PORT, APACHE_PORT, *( [WSGI_TLS_PORT] if tls else []), MEMCACHED_PORT]
+    return [API_PORT, APACHE_PORT, *([WSGI_TLS_PORT] if tls else []), MEMCACHED_PORT]
 
 
 def release_of(versions: Mapping[str, str]) -> str | None:

@@ -5,18 +5,20 @@ from __future__ import annotations
 import base64
 import json
 
-import pytest
-from ops import testing
-
 import charm
+import pytest
 from openstack_charm_lib.testing import FakeHost
+from ops import testing
 
 UNIT = "masakari/0"
 MASAKARI_VERSION = "17.0.0-0ubuntu1"
-PACKAGE_VERSIONS = {
-    p: MASAKARI_VERSION
-    for p in ("masakari-api", "masakari-engine", "masakari-common", "python3-sqlalchemy-utils")
-} | {
+MASAKARI_PACKAGES = (
+    "masakari-api",
+    "masakari-engine",
+    "masakari-common",
+    "python3-sqlalchemy-utils",
+)
+PACKAGE_VERSIONS = dict.fromkeys(MASAKARI_PACKAGES, MASAKARI_VERSION) | {
     "apache2": "2.4.58-1ubuntu8",
     "libapache2-mod-wsgi-py3": "5.0.0-1",
     "haproxy": "2.8.5-1ubuntu3",
@@ -42,7 +44,12 @@ KEYSTONE_DATA = {
     "service_domain": "service_domain",
     "api_version": "3",
 }
-DB_DATA = {"db_host": "127.0.0.1", "db_port": "3306", "password": "db-secret/pw", "allowed_units": UNIT}
+DB_DATA = {
+    "db_host": "127.0.0.1",
+    "db_port": "3306",
+    "password": "db-secret/pw",
+    "allowed_units": UNIT,
+}
 AMQP_UNITS = {
     0: {"hostname": "10.5.0.21", "password": "mq-secret-pw"},
     1: {"hostname": "10.5.0.20", "password": "mq-secret-pw"},
@@ -95,7 +102,9 @@ def network(name: str, address: str, cidr: str, iface: str = "eth0") -> testing.
 
 
 def networks(address: str = "10.5.0.50", cidr: str = "10.5.0.0/24") -> list[testing.Network]:
-    return [network(n, address, cidr) for n in ("cluster", "public", "internal", "admin", "shared-db")]
+    return [
+        network(n, address, cidr) for n in ("cluster", "public", "internal", "admin", "shared-db")
+    ]
 
 
 def db_relation(data=None) -> testing.Relation:
@@ -109,14 +118,18 @@ def db_relation(data=None) -> testing.Relation:
 
 def amqp_relation(units=None) -> testing.Relation:
     return testing.Relation(
-        "amqp", "rabbitmq", remote_app_name="rabbitmq-server",
+        "amqp",
+        "rabbitmq",
+        remote_app_name="rabbitmq-server",
         remote_units_data=AMQP_UNITS if units is None else units,
     )
 
 
 def keystone_relation(data=None) -> testing.Relation:
     return testing.Relation(
-        "identity-service", "keystone", remote_app_name="keystone",
+        "identity-service",
+        "keystone",
+        remote_app_name="keystone",
         remote_units_data={0: KEYSTONE_DATA if data is None else data},
     )
 
@@ -146,8 +159,16 @@ def stored(**content) -> testing.StoredState:
     return testing.StoredState(owner_path="MasakariCharm", content=base | content)
 
 
-def full_state(*, leader=True, config=None, extra=(), peers=None, app_data=None, **kw) -> testing.State:
-    rels = [db_relation(), amqp_relation(), keystone_relation(), peer_relation(peers, app_data), *extra]
+def full_state(
+    *, leader=True, config=None, extra=(), peers=None, app_data=None, **kw
+) -> testing.State:
+    rels = [
+        db_relation(),
+        amqp_relation(),
+        keystone_relation(),
+        peer_relation(peers, app_data),
+        *extra,
+    ]
     return testing.State(
         leader=leader,
         config=config or {},

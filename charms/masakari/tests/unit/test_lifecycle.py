@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import configparser
 
+import masakari_workload as wl
 import ops
 import pytest
 from conftest import (
@@ -15,13 +16,10 @@ from conftest import (
     ha_relation,
     keystone_relation,
     networks,
-    peer_relation,
     stored,
     synced,
 )
 from ops import testing
-
-import masakari_workload as wl
 
 
 def conf(host) -> configparser.ConfigParser:
@@ -62,7 +60,10 @@ def test_install_failure_blocks_with_reason_and_retries(ctx, host):
 @pytest.mark.parametrize(
     ("relation", "reason"),
     [
-        (db_relation({**DB_DATA, "allowed_units": "masakari/1"}), "masakari/0 is not yet in allowed_units"),
+        (
+            db_relation({**DB_DATA, "allowed_units": "masakari/1"}),
+            "masakari/0 is not yet in allowed_units",
+        ),
         (db_relation({"db_host": "127.0.0.1"}), "shared-db: waiting for database credentials"),
         (db_relation({**DB_DATA, "db_port": "x"}), "db_port 'x' is not a port number"),
         (amqp_relation({0: {"hostname": "10.0.0.1"}}), "amqp: waiting for rabbitmq credentials"),
@@ -72,7 +73,9 @@ def test_install_failure_blocks_with_reason_and_retries(ctx, host):
 def test_incomplete_relation_waits_naming_it(ctx, installed, relation, reason):
     state = full_state(app_data=synced())
     rels = [r for r in state.relations if r.endpoint != relation.endpoint] + [relation]
-    out = ctx.run(ctx.on.config_changed(), state.__class__(**{**_fields(state), "relations": rels}))
+    out = ctx.run(
+        ctx.on.config_changed(), state.__class__(**{**_fields(state), "relations": rels})
+    )
     assert out.unit_status.name == "waiting"
     assert reason in out.unit_status.message
     assert not installed.exists(wl.MASAKARI_CONF)
@@ -140,7 +143,11 @@ def test_replaying_an_event_writes_and_restarts_nothing(ctx, installed):
     out2 = ctx.run(ctx.on.config_changed(), out)
     assert installed.restarted() == []
     assert not [c for c in installed.commands if c[0] not in ("systemctl", "dpkg-query")]
-    assert not [c for c in installed.commands if c[:2] != ["systemctl", "is-active"] and c[0] == "systemctl"]
+    assert not [
+        c
+        for c in installed.commands
+        if c[:2] != ["systemctl", "is-active"] and c[0] == "systemctl"
+    ]
     after = {p: p.stat().st_mtime_ns for p in installed.root.rglob("*") if p.is_file()}
     assert after == mtimes
     assert out2.unit_status == out.unit_status
@@ -173,9 +180,7 @@ def test_a_service_that_fails_to_start_blocks_without_a_hook_error(ctx, installe
     installed.running.discard("masakari-engine")
     installed.failing["systemctl enable"] = 1
     out = ctx.run(ctx.on.update_status(), out)
-    assert out.unit_status == ops.BlockedStatus(
-        "Failed to start masakari-engine; see its journal"
-    )
+    assert out.unit_status == ops.BlockedStatus("Failed to start masakari-engine; see its journal")
 
 
 def test_services_not_running_are_reported(ctx, installed, monkeypatch):
@@ -204,7 +209,9 @@ def test_several_units_without_ha_block(ctx, installed):
 
 
 def test_vip_without_ha_relation_blocks(ctx, installed):
-    out = ctx.run(ctx.on.config_changed(), full_state(config={"vip": "10.5.0.100"}, app_data=synced()))
+    out = ctx.run(
+        ctx.on.config_changed(), full_state(config={"vip": "10.5.0.100"}, app_data=synced())
+    )
     assert out.unit_status == ops.BlockedStatus("vip/dns-ha is set: relate masakari to hacluster")
 
 
@@ -214,7 +221,9 @@ def test_ha_relation_without_vip_blocks(ctx, installed):
 
 
 def test_unclustered_ha_waits(ctx, installed):
-    state = full_state(config={"vip": "10.5.0.100"}, extra=[ha_relation(clustered=False)], app_data=synced())
+    state = full_state(
+        config={"vip": "10.5.0.100"}, extra=[ha_relation(clustered=False)], app_data=synced()
+    )
     out = ctx.run(ctx.on.config_changed(), state)
     assert out.unit_status == ops.WaitingStatus("ha: waiting for hacluster to form the cluster")
 

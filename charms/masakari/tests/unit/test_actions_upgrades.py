@@ -1,0 +1,200 @@
+"""pause, resume, restart-services, openstack-upgrade, package-upgrade and origin changes."""
+
+from __future__ import annotations
+
+import masakari_workload as wl
+import ops
+import pytest
+from conftest import full_state, stored, synced
+from ops import testing
+
+DALMATIAN = "18.0.0-0ubuntu1~cloud0"
+
+
+def with_stored(state, **content):
+    return testing.State(
+        leader=state.leader,
+        config=state.config,
+        relations=state.relations,
+        networks=state.networks,
+        stored_states=[stored(**content)],
+    )
+
+
+def active(ctx, host, **kw):
+    out = ctx.run(ctx.on.config_changed(), full_state(app_data=synced(), **kw))
+    assert out.unit_status == ops.ActiveStatus("Unit is ready")
+    host.clear()
+    return out
+
+
+def test_pause_stops_everything_and_survives_hooks(ctx, installed):
+    out = active(ctx, installed)
+    out = ctx.run(ctx.on.action("pause"), out)
+    assert ctx.action_results == {"stopped": "memcached, haproxy, apache2, masakari-engine"}
+    assert not installed.running & set(wl.SERVICES)
+    assert out.unit_status == ops.MaintenanceStatus(
+        "Paused. Use 'resume' action to resume normal service."
+    )
+    out = ctx.run(ctx.on.update_status(), out)
+    assert not installed.running & set(wl.SERVICES)
+    assert out.unit_status.name == "maintenance"
+    out = ctx.run(ctx.on.action("resume"), out)
+    assert set(wl.SERVICES) <= installed.running
+    assert ctx.action_results["started"] == "memcached, haproxy, apache2, masakari-engine"
+    assert out.unit_status == ops.ActiveStatus("Unit is ready")
+
+
+def test_restart_services_restarts_running_services(ctx, installed):
+    out = active(ctx, installed)
+    ctx.run(ctx.on.action("restart-services"), out)
+    assert installed.restarted() == list(wl.SERVICES)
+    assert ctx.action_results == {"restarted": "memcached, haproxy, apache2, masakari-engine"}
+
+
+def test_restart_services_refused_while_paused(ctx, installed):
+    out = active(ctx, installed)
+    out = ctx.run(ctx.on.action("pause"), out)
+    with pytest.raises(testing.ActionFailed, match="paused"):
+        ctx.run(ctx.on.action("restart-services"), out)
+
+
+def test_origin_change_upgrades_on_config_changed(ctx, installed):
+    installed.series = "jammy"
+    installed.installed["masakari-common"] = "17.0.0-0ubuntu1~cloud0"
+    out = active(ctx, installed, config={"openstack-origin": "cloud:jammy-caracal"})
+    installed.available.update({p: DALMATIAN for p in installed.installed if "masakari" in p})
+    installed.series = "noble"
+    out = ctx.run(
+        ctx.on.config_changed(),
+        testing.State(
+            leader=True,
+            config={"openstack-origin": "dalmatian"},
+            relations=out.relations,
+            networks=out.networks,
+            stored_states=out.stored_states,
+        ),
+    )
+    assert installed.ran("add-apt-repository", "--yes", "--no-update", "cloud-archive:dalmatian")
+    assert installed.ran("apt-get", "dist-upgrade")
+    assert installed.ran("masakari-manage", "--config-file", wl.MASAKARI_CONF, "db", "sync")
+    peers = next(r for r in out.relations if r.endpoint == "cluster")
+    assert peers.local_app_data["db-synced-release"] == "dalmatian"
+    assert out.unit_status == ops.ActiveStatus("Unit is ready")
+
+
+def test_action_managed_upgrade_waits_for_the_action(ctx, installed):
+    out = active(ctx, installed)
+    installed.available.update({p: DALMATIAN for p in installed.installed if "masakari" in p})
+    config = {"openstack-origin": "dalmatian", "action-managed-upgrade": True}
+    state = testing.State(
+        leader=True,
+        config=config,
+        relations=out.relations,
+        networks=out.networks,
+        stored_states=out.stored_states,
+    )
+    out = ctx.run(ctx.on.config_changed(), state)
+    assert not installed.ran("apt-get", "dist-upgrade")
+    assert out.unit_status == ops.ActiveStatus(
+        "Unit is ready (run openstack-upgrade for dalmatian)"
+    )
+    out = ctx.run(ctx.on.action("openstack-upgrade"), out)
+    assert ctx.action_results["outcome"] == "upgraded from caracal to dalmatian"
+    assert installed.installed["masakari-common"] == DALMATIAN
+    assert out.unit_status == ops.ActiveStatus("Unit is ready")
+    ctx.run(ctx.on.action("openstack-upgrade"), out)
+    assert ctx.action_results["outcome"] == "no upgrade available: dalmatian is installed"
+
+
+def test_openstack_upgrade_refused_without_action_managed_upgrade(ctx, installed):
+    out = active(ctx, installed)
+    with pytest.raises(testing.ActionFailed, match="action-managed-upgrade is false"):
+        ctx.run(ctx.on.action("openstack-upgrade"), out)
+
+
+def test_downgrade_is_refused(ctx, installed):
+    installed.installed["masakari-common"] = DALMATIAN
+    state = with_stored(
+        full_state(config={"openstack-origin": "caracal"}), applied_origin="dalmatian"
+    )
+    out = ctx.run(ctx.on.config_changed(), state)
+    assert out.unit_status == ops.BlockedStatus(
+        "openstack-origin caracal is older than the installed dalmatian: "
+        "downgrades are not supported"
+    )
+    assert not installed.ran("apt-get", "dist-upgrade")
+
+
+def test_package_upgrade_reports_versions(ctx, installed):
+    out = active(ctx, installed)
+    installed.available["haproxy"] = "2.8.5-1ubuntu3.1"
+    ctx.run(ctx.on.action("package-upgrade"), out)
+    assert ctx.action_results == {"upgraded": "haproxy 2.8.5-1ubuntu3 -> 2.8.5-1ubuntu3.1"}
+
+
+def test_package_upgrade_refused_while_a_release_upgrade_is_pending(ctx, installed):
+    out = active(ctx, installed)
+    config = {"openstack-origin": "dalmatian", "action-managed-upgrade": True}
+    state = testing.State(
+        leader=True,
+        config=config,
+        relations=out.relations,
+        networks=out.networks,
+        stored_states=out.stored_states,
+    )
+    with pytest.raises(testing.ActionFailed, match="release upgrade is pending"):
+        ctx.run(ctx.on.action("package-upgrade"), state)
+
+
+def test_upgrade_failure_blocks(ctx, installed):
+    out = active(ctx, installed)
+    installed.failing["apt-get dist-upgrade"] = 100
+    state = testing.State(
+        leader=True,
+        config={"openstack-origin": "dalmatian"},
+        relations=out.relations,
+        networks=out.networks,
+        stored_states=out.stored_states,
+    )
+    out = ctx.run(ctx.on.config_changed(), state)
+    assert out.unit_status.name == "blocked"
+    assert "Package operation failed" in out.unit_status.message
+
+
+def test_deb_origin_with_key_writes_source_and_keyring(ctx, host):
+    key = "-----BEGIN PGP PUBLIC KEY BLOCK-----\nabc\n-----END PGP PUBLIC KEY BLOCK-----"
+    origin = f"deb http://mirror.internal/uca noble-updates/dalmatian main|{key}"
+    ctx.run(ctx.on.install(), testing.State(config={"openstack-origin": origin}))
+    source = host.read_text("/etc/apt/sources.list.d/openstack-origin.list")
+    assert (
+        "deb [signed-by=/etc/apt/keyrings/openstack-origin.asc] http://mirror.internal/uca"
+        in source
+    )
+    assert "BEGIN PGP PUBLIC KEY BLOCK" in host.read_text("/etc/apt/keyrings/openstack-origin.asc")
+
+
+def test_deb_origin_with_a_bad_key_blocks(ctx, host):
+    ctx.run(
+        ctx.on.install(),
+        testing.State(config={"openstack-origin": "deb http://m/u noble main|ABCD1234"}),
+    )
+    out = ctx.run(
+        ctx.on.install(),
+        testing.State(config={"openstack-origin": "deb http://m/u noble main|ABCD1234"}),
+    )
+    assert out.unit_status.name == "blocked"
+    assert "ASCII-armoured public key" in out.unit_status.message
+
+
+def test_ppa_and_proposed_origins(ctx, host):
+    ctx.run(ctx.on.install(), testing.State(config={"openstack-origin": "ppa:team/masakari"}))
+    assert host.ran("add-apt-repository", "--yes", "--no-update", "ppa:team/masakari")
+    host.installed.clear()
+    ctx.run(ctx.on.install(), testing.State(config={"openstack-origin": "distro-proposed"}))
+    assert host.ran("add-apt-repository", "--yes", "--no-update", "--pocket", "proposed")
+    host.installed.clear()
+    ctx.run(ctx.on.install(), testing.State(config={"openstack-origin": "dalmatian/proposed"}))
+    assert host.ran(
+        "add-apt-repository", "--yes", "--no-update", "cloud-archive:dalmatian-proposed"
+    )

@@ -1,0 +1,80 @@
+"""Release tables, openstack-origin parsing and config-flags parsing."""
+
+from __future__ import annotations
+
+import pytest
+from openstack_charm_lib.config_flags import ConfigFlagsError, merge_flags, parse_config_flags
+from openstack_charm_lib.releases import (
+    OPENSTACK_RELEASES,
+    OriginError,
+    parse_origin,
+    release_from_major_version,
+    release_index,
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "series", "kind", "release", "proposed"),
+    [
+        ("distro", "jammy", "distro", "yoga", False),
+        ("", "noble", "distro", "caracal", False),
+        ("distro-proposed", "noble", "distro", "caracal", True),
+        ("caracal", "noble", "distro", "caracal", False),
+        ("caracal", "jammy", "cloud", "caracal", False),
+        ("caracal/proposed", "jammy", "cloud", "caracal", True),
+        ("cloud:jammy-antelope", "jammy", "cloud", "antelope", False),
+        ("cloud:noble-gazpacho/updates", "noble", "cloud", "gazpacho", False),
+        ("cloud:noble-epoxy/proposed", "noble", "cloud", "epoxy", True),
+        ("ppa:team/archive", "noble", "ppa", None, False),
+        ("deb http://m/u noble main", "noble", "deb", None, False),
+    ],
+)
+def test_parse_origin(value, series, kind, release, proposed):
+    origin = parse_origin(value, series)
+    assert (origin.kind, origin.release, origin.proposed) == (kind, release, proposed)
+
+
+@pytest.mark.parametrize(
+    ("value", "series", "message"),
+    [
+        ("cloud:noble-caracal", "jammy", "is for noble"),
+        ("cloud:jammy-dalmatian", "jammy", "dalmatian is not available on jammy"),
+        ("cloud:noble-foo", "noble", "unknown OpenStack release 'foo'"),
+        ("epoxy/backports", "noble", "unknown pocket 'backports'"),
+        ("hibiscus", "noble", "hibiscus is not available on noble"),
+        ("distro", "focal", "series 'focal' is not supported"),
+        ("http://x", "noble", "is not a known source"),
+    ],
+)
+def test_invalid_origins_name_the_value(value, series, message):
+    with pytest.raises(OriginError, match=message):
+        parse_origin(value, series)
+
+
+def test_release_table_runs_yoga_to_the_newest():
+    assert OPENSTACK_RELEASES[0] == "yoga"
+    assert release_index("caracal") > release_index("antelope")
+    assert release_from_major_version(17, 13) == "caracal"
+    assert release_from_major_version(12, 13) is None
+    assert release_from_major_version(99, 13) is None
+    with pytest.raises(KeyError):
+        release_index("kilo")
+
+
+def test_config_flags_sections_commas_and_newlines():
+    flags = parse_config_flags("a=1,host/x=2\nkeystone_authtoken/memcached_servers=h:1,h:2, c=3")
+    assert flags == {
+        "DEFAULT": {"a": "1", "c": "3"},
+        "host": {"x": "2"},
+        "keystone_authtoken": {"memcached_servers": "h:1,h:2"},
+    }
+    assert parse_config_flags("  ") == {}
+    merged = merge_flags({"DEFAULT": {"a": "0", "b": "1"}}, flags)
+    assert merged["DEFAULT"] == {"a": "1", "b": "1", "c": "3"}
+    assert list(merged) == ["DEFAULT", "host", "keystone_authtoken"]
+
+
+@pytest.mark.parametrize("text", ["garbage", "=3", "a/b/c=1", "x", "secret-value-only"])
+def test_config_flags_errors_do_not_echo_values(text):
+    with pytest.raises(ConfigFlagsError, match="use \\[section/\\]key=value"):
+        parse_config_flags(text)

@@ -27,6 +27,22 @@ PACKAGE_VERSIONS = dict.fromkeys(MASAKARI_PACKAGES, MASAKARI_VERSION) | {
 }
 SERVICE_PORTS = {"haproxy": [15868, 8888], "apache2": [15858, 15848], "memcached": [11211]}
 
+# oslo.config namespaces whose options masakari reads (masakari's generator file, plus
+# oslo.concurrency, which masakari uses but the generator file leaves out).
+OPT_NAMESPACES = [
+    "masakari.conf",
+    "keystonemiddleware.auth_token",
+    "oslo.db",
+    "oslo.log",
+    "oslo.messaging",
+    "oslo.middleware",
+    "oslo.policy",
+    "oslo.service.service",
+    "oslo.service.wsgi",
+    "oslo.versionedobjects",
+    "oslo.concurrency",
+]
+
 KEYSTONE_DATA = {
     "service_host": "10.5.0.10",
     "service_protocol": "http",

@@ -14,7 +14,16 @@ from pathlib import Path
 import masakari_workload as wl
 import ops
 import pytest
-from conftest import CA_PEM, DB_DATA, amqp_relation, b64, db_relation, full_state, synced
+from conftest import (
+    CA_PEM,
+    DB_DATA,
+    OPT_NAMESPACES,
+    amqp_relation,
+    b64,
+    db_relation,
+    full_state,
+    synced,
+)
 from ops import testing
 
 
@@ -223,26 +232,13 @@ def test_invalid_config_blocks_naming_the_option_and_changes_nothing(
 
 # -- validation against the real masakari option definitions --------------------------
 
-NAMESPACES = [
-    "masakari.conf",
-    "keystonemiddleware.auth_token",
-    "oslo.db",
-    "oslo.log",
-    "oslo.messaging",
-    "oslo.middleware",
-    "oslo.policy",
-    "oslo.service.service",
-    "oslo.service.wsgi",
-    "oslo.versionedobjects",
-    "oslo.concurrency",
-]
 VALIDATOR = shutil.which("oslo-config-validator", path=str(Path(sys.executable).parent))
 
 
 def validate(path: Path) -> subprocess.CompletedProcess[str]:
     assert VALIDATOR, "oslo-config-validator (masakari from PyPI) must be in the test env"
     argv = [VALIDATOR, "--input-file", str(path)]
-    for ns in NAMESPACES:
+    for ns in OPT_NAMESPACES:
         argv += ["--namespace", ns]
     return subprocess.run(argv, capture_output=True, text=True, timeout=120)
 

@@ -58,7 +58,9 @@ class MasakariCharm(ops.CharmBase):
 
     def __init__(self, framework: ops.Framework):
         super().__init__(framework)
-        self._stored.set_default(paused=False, stats_password="", applied_origin="")
+        self._stored.set_default(
+            paused=False, stats_password="", applied_origin="", pending_restarts=[]
+        )
         self.host = self._make_host()
         self.renderer = Renderer(wl.TEMPLATES)
         on = self.on
@@ -369,22 +371,27 @@ class MasakariCharm(ops.CharmBase):
         applied = apply_files(self.host, wl.build_files(inputs, self.renderer))
         if wl.CHARM_CA in applied.changed:
             self.host.run(["update-ca-certificates"])
-        restarts = applied.restarts
-        outcome.restarted = list(restarts)
-        if not self._database_synced(outcome):
+        # Restarts that could not happen yet (paused, schema not migrated) are kept until
+        # they can: the files will not change again to trigger them.
+        pending = {*self._stored.pending_restarts, *applied.restarts}
+        outcome.restarted = [s for s in wl.SERVICES if s in pending]
+        synced = self._database_synced(outcome)
+        if not synced:
             services.ensure_stopped(self.host, "masakari-engine")
-            return
-        if self._stored.paused:
-            return
-        for service in wl.SERVICES:
-            try:
-                if service in restarts:
-                    services.restart(self.host, service)
-                else:
-                    services.ensure_running(self.host, service)
-            except CommandError:
-                logger.error("could not start %s", service)
-                outcome.blocked.append(f"Failed to start {service}; see its journal")
+        if not self._stored.paused:
+            for service in wl.SERVICES:
+                if service == "masakari-engine" and not synced:
+                    continue
+                try:
+                    if service in pending:
+                        services.restart(self.host, service)
+                    else:
+                        services.ensure_running(self.host, service)
+                    pending.discard(service)
+                except CommandError:
+                    logger.error("could not start %s", service)
+                    outcome.blocked.append(f"Failed to start {service}; see its journal")
+        self._stored.pending_restarts = sorted(pending)
 
     def _database_synced(self, outcome: Outcome) -> bool:
         """Run the leader's db sync once per release; True when the schema is current."""

@@ -171,7 +171,12 @@ def synced(release: str = "caracal") -> dict[str, str]:
 
 
 def stored(**content) -> testing.StoredState:
-    base = {"paused": False, "stats_password": "statspw", "applied_origin": "caracal"}
+    base = {
+        "paused": False,
+        "stats_password": "statspw",
+        "applied_origin": "caracal",
+        "pending_restarts": [],
+    }
     return testing.StoredState(owner_path="MasakariCharm", content=base | content)
 
 

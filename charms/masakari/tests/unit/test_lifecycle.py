@@ -257,3 +257,32 @@ def test_keystone_data_without_secret_in_status(ctx, installed):
     out = ctx.run(ctx.on.config_changed(), full_state())
     for secret in (KEYSTONE_DATA["service_password"], DB_DATA["password"], "mq-secret-pw"):
         assert secret not in out.unit_status.message
+
+
+def test_restarts_skipped_while_waiting_for_the_db_sync_are_not_lost(ctx, installed):
+    out = ctx.run(ctx.on.config_changed(), full_state(leader=False))
+    assert {"haproxy", "apache2", "memcached"} <= installed.running
+    assert "masakari-engine" not in installed.running
+    installed.clear()
+    state = full_state(leader=False, app_data=synced())
+    state = testing.State(
+        leader=False,
+        relations=state.relations,
+        networks=state.networks,
+        stored_states=out.stored_states,
+    )
+    out = ctx.run(ctx.on.config_changed(), state)
+    assert "masakari-engine" in installed.restarted()
+    assert "haproxy" not in installed.restarted()  # already restarted with its new config
+    assert out.unit_status == ops.ActiveStatus("Unit is ready")
+
+
+def test_config_changed_while_paused_is_applied_on_resume(ctx, installed):
+    out = ctx.run(ctx.on.config_changed(), full_state(app_data=synced()))
+    out = ctx.run(ctx.on.action("pause"), out)
+    out = ctx.run(ctx.on.config_changed(), _with_config(out, {"haproxy-client-timeout": 1000}))
+    assert "haproxy" not in installed.running
+    installed.clear()
+    out = ctx.run(ctx.on.action("resume"), out)
+    assert "haproxy" in installed.restarted()
+    assert out.unit_status == ops.ActiveStatus("Unit is ready")

@@ -129,14 +129,16 @@ class MasakariCharm(ops.CharmBase):
                     outcome.upgrade_available = target or cfg.origin.value
                 elif newer:
                     self._upgrade(cfg)
+                    versions, release = self._installed_release()
                 else:
                     self._apply_origin(cfg)
         except (CommandError, apt.SourceError) as exc:
             logger.error("package operation failed: %s", exc)
             outcome.blocked.append(f"Package operation failed ({exc}); retrying on the next hook")
             return False
-        if "masakari-common" in versions:
-            self.unit.set_workload_version(versions["masakari-common"].split("-")[0])
+        version = wl.upstream_version(versions)
+        if version:
+            self.unit.set_workload_version(version)
         return True
 
     def _apply_origin(self, cfg: MasakariConfig) -> None:
@@ -195,14 +197,18 @@ class MasakariCharm(ops.CharmBase):
         self, cfg: MasakariConfig, bindings: dict[str, Binding], local: dict[str, str]
     ) -> dict[str, str]:
         ha_active = self._ha_relation() is not None and cfg.wants_ha
+        clustered = ha_active and self._clustered()
         hosts = {}
         for endpoint in ENDPOINT_TYPES:
             address = local.get(endpoint, "")
-            host = address
-            if not ha_active or self._clustered():
-                host = cfg.hostnames.get(endpoint) or host
-            if ha_active and self._clustered() and endpoint not in cfg.hostnames and cfg.vips:
+            if ha_active and not clustered:
+                host = address  # the VIP or DNS name may not answer yet
+            elif endpoint in cfg.hostnames:
+                host = cfg.hostnames[endpoint]
+            elif clustered and cfg.vips:
                 host = _vip_for(address, cfg.vips, bindings)
+            else:
+                host = address
             hosts[endpoint] = format_host(host) if host else host
         return hosts
 

@@ -265,13 +265,17 @@ def listening_ports(tls: bool) -> list[int]:
     return [API_PORT, APACHE_PORT, *([WSGI_TLS_PORT] if tls else []), MEMCACHED_PORT]
 
 
-def release_of(versions: Mapping[str, str]) -> str | None:
-    """OpenStack release of the installed masakari packages."""
+def upstream_version(versions: Mapping[str, str]) -> str | None:
+    """Upstream version of the installed masakari (``1:17.0.0-0ubuntu1`` -> ``17.0.0``)."""
     version = versions.get(VERSION_PACKAGE)
     if not version:
         return None
-    upstream = version.split(":", 1)[-1].split("-", 1)[0]
-    major = upstream.split(".", 1)[0]
+    return version.split(":", 1)[-1].split("-", 1)[0]
+
+
+def release_of(versions: Mapping[str, str]) -> str | None:
+    """OpenStack release of the installed masakari packages."""
+    major = (upstream_version(versions) or "").split(".", 1)[0]
     if not major.isdigit():
         return None
     return release_from_major_version(int(major), YOGA_MAJOR_VERSION)

@@ -80,6 +80,7 @@ def test_origin_change_upgrades_on_config_changed(ctx, installed):
     assert installed.ran("masakari-manage", "--config-file", wl.MASAKARI_CONF, "db", "sync")
     peers = next(r for r in out.relations if r.endpoint == "cluster")
     assert peers.local_app_data["db-synced-release"] == "dalmatian"
+    assert out.workload_version == "18.0.0"
     assert out.unit_status == ops.ActiveStatus("Unit is ready")
 
 

@@ -159,6 +159,14 @@ class Host:
         """The machine's short host name."""
         return socket.gethostname()
 
+    def resolves(self, name: str) -> bool:
+        """Whether ``name`` resolves to an address (DNS or /etc/hosts)."""
+        try:
+            socket.getaddrinfo(name, None)
+        except (OSError, UnicodeError):
+            return False
+        return True
+
     def cpu_count(self) -> int:
         """Number of CPUs available to this machine (at least 1)."""
         return os.cpu_count() or 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import re
 from collections.abc import Iterable, Mapping
 
 import ops
@@ -53,6 +54,17 @@ def read_bindings(model: ops.Model, names: Iterable[str]) -> dict[str, Binding]:
         ingress = str(network.ingress_address) if network.ingress_address else None
         result[name] = Binding(name, ingress, interfaces)
     return result
+
+
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$"
+)
+
+
+def is_hostname(value: str) -> bool:
+    """Whether ``value`` is a DNS host name (short or fully qualified)."""
+    return bool(_HOSTNAME.match(value))
 
 
 def is_ip(value: str) -> bool:

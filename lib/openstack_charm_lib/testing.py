@@ -42,6 +42,7 @@ class FakeHost(Host):
         self.commands: list[list[str]] = []
         self.owners: dict[str, tuple[str, str]] = {}
         self.failing: dict[str, int] = {}  # argv[0] or "argv0 argv1" -> exit code
+        self.resolvable: set[str] = {fqdn}
 
     # -- files -------------------------------------------------------------
     def chown(self, path: Path, owner: str, group: str) -> None:
@@ -74,6 +75,10 @@ class FakeHost(Host):
     def hostname(self) -> str:
         """Short form of the configured FQDN."""
         return self._fqdn.split(".")[0]
+
+    def resolves(self, name: str) -> bool:
+        """Whether ``name`` is in :attr:`resolvable`."""
+        return name in self.resolvable
 
     def cpu_count(self) -> int:
         """Configured CPU count."""

@@ -79,6 +79,8 @@ def test_facts(tmp_path):
     assert host.cpu_count() >= 1
     assert host.fqdn()
     assert host.hostname()
+    assert host.resolves("localhost")
+    assert not host.resolves("no-such-host.invalid")
     (tmp_path / "proc/net").mkdir(parents=True)
     (tmp_path / "proc/net/tcp").write_text(
         "  sl  local_address rem_address   st\n"

@@ -19,7 +19,7 @@ import time
 import masakari_workload as wl
 import ops
 from masakari_config import ConfigError, MasakariConfig, load_config
-from openstack_charm_lib import apt, hacluster, relations, services, tls
+from openstack_charm_lib import actions, apt, hacluster, relations, services, tls
 from openstack_charm_lib.host import CommandError, Host
 from openstack_charm_lib.network import (
     ENDPOINT_TYPES,
@@ -460,9 +460,7 @@ class MasakariCharm(ops.CharmBase):
 
         def paused() -> ops.StatusBase | None:
             if self._stored.paused:
-                return ops.MaintenanceStatus(
-                    "Paused. Use 'resume' action to resume normal service."
-                )
+                return ops.MaintenanceStatus(actions.PAUSED_MESSAGE)
             return None
 
         def ha() -> ops.StatusBase | None:
@@ -515,31 +513,19 @@ class MasakariCharm(ops.CharmBase):
     # -- actions ------------------------------------------------------------------------
     def _on_pause(self, event: ops.ActionEvent) -> None:
         self._stored.paused = True
-        stopped = services.pause(self.host, wl.SERVICES)
-        self.unit.status = ops.MaintenanceStatus(
-            "Paused. Use 'resume' action to resume normal service."
-        )
-        event.set_results({"stopped": ", ".join(stopped) or "nothing was running"})
+        event.set_results(actions.pause(self.host, wl.SERVICES))
+        self.unit.status = ops.MaintenanceStatus(actions.PAUSED_MESSAGE)
 
     def _on_resume(self, event: ops.ActionEvent) -> None:
         self._stored.paused = False
-        before = set(services.not_running(self.host, wl.SERVICES))
-        self._reconcile()
-        started = [s for s in wl.SERVICES if s in before and services.is_running(self.host, s)]
-        event.set_results(
-            {"started": ", ".join(started) or "nothing", "status": self.unit.status.message}
-        )
+        results = actions.resume(self.host, wl.SERVICES, self._reconcile)
+        event.set_results({**results, "status": self.unit.status.message})
 
     def _on_restart_services(self, event: ops.ActionEvent) -> None:
-        if self._stored.paused:
-            event.fail("The unit is paused; run the resume action instead")
-            return
-        restarted = []
-        for service in wl.SERVICES:
-            if services.is_running(self.host, service):
-                services.restart(self.host, service)
-                restarted.append(service)
-        event.set_results({"restarted": ", ".join(restarted) or "nothing was running"})
+        try:
+            event.set_results(actions.restart(self.host, wl.SERVICES, bool(self._stored.paused)))
+        except actions.ActionRefusedError as exc:
+            event.fail(str(exc))
 
     def _on_openstack_upgrade(self, event: ops.ActionEvent) -> None:
         series = self.host.os_release().get("VERSION_CODENAME", "")

@@ -14,11 +14,10 @@ from collections.abc import Mapping
 
 from openstack_charm_lib import tls
 from openstack_charm_lib.config_flags import ConfigFlagsError, parse_config_flags
-from openstack_charm_lib.network import ENDPOINT_TYPES, is_ip
+from openstack_charm_lib.network import ENDPOINT_TYPES, is_hostname, is_ip
 from openstack_charm_lib.relations import NotReady
 from openstack_charm_lib.releases import Origin, OriginError, parse_origin
 
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+$")
 _TOOZ_URL = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$")
 _HAPROXY_TIMEOUTS = {"server": 90000, "client": 90000, "queue": 9000, "connect": 9000}
 
@@ -105,7 +104,7 @@ def load_config(options: Mapping[str, object], series: str) -> MasakariConfig:
                 problems.append(f"os-{endpoint}-network {cidr!r} is not a CIDR (e.g. 10.0.0.0/24)")
         hostname = text(f"os-{endpoint}-hostname")
         if hostname:
-            if _HOSTNAME.match(hostname):
+            if is_hostname(hostname):
                 hostnames[endpoint] = hostname.rstrip(".")
             else:
                 problems.append(f"os-{endpoint}-hostname {hostname!r} is not a valid host name")

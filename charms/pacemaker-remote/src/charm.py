@@ -1,0 +1,209 @@
+#!/usr/bin/env python3
+"""The pacemaker-remote charm: a compute host as a remote node of the masakari cluster.
+
+Every event runs :meth:`PacemakerRemoteCharm._reconcile`: install the packages, publish
+this node to hacluster, write the authkey hacluster sent (restarting pacemaker_remote
+only when it changed) and set one status. Without the relation the service is stopped
+and the key removed.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import ops
+import pacemaker_remote as pr
+from openstack_charm_lib import actions, apt, services
+from openstack_charm_lib.host import CommandError, Host
+from openstack_charm_lib.network import is_hostname
+
+logger = logging.getLogger(__name__)
+
+RELATION = "pacemaker-remote"
+
+
+class PacemakerRemoteCharm(ops.CharmBase):
+    """Reconciling charm for pacemaker_remoted on a hypervisor."""
+
+    _stored = ops.StoredState()
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self._stored.set_default(paused=False, sources_updated=False)
+        self.host = self._make_host()
+        on = self.on
+        for event in (on.install, on.upgrade_charm, on.config_changed, on.update_status):
+            framework.observe(event, self._on_event)
+        for event in (
+            on[RELATION].relation_joined,
+            on[RELATION].relation_changed,
+            on[RELATION].relation_departed,
+            on[RELATION].relation_broken,
+            on["juju-info"].relation_joined,
+        ):
+            framework.observe(event, self._on_event)
+        framework.observe(on.pause_action, self._on_pause)
+        framework.observe(on.resume_action, self._on_resume)
+        framework.observe(on.restart_services_action, self._on_restart_services)
+
+    def _make_host(self) -> Host:
+        return Host()
+
+    def _on_event(self, _event: ops.EventBase) -> None:
+        self._reconcile()
+
+    # -- the reconcile pass --------------------------------------------------------------
+    def _reconcile(self) -> None:
+        self.unit.status = self._converge()
+
+    def _converge(self) -> ops.StatusBase:
+        names = self._names()
+        if isinstance(names, ops.BlockedStatus):
+            return names
+        remote_hostname, stonith_hostname = names
+        try:
+            self._ensure_packages()
+        except CommandError as exc:
+            logger.error("package installation failed: %s", exc)
+            return ops.BlockedStatus(f"Package installation failed ({exc}); retrying")
+        self._remove_corosync_leftovers()
+        self.unit.set_ports(pr.PORT)
+
+        relation = self.model.get_relation(RELATION)
+        if relation is None:
+            self._forget_cluster()
+            return ops.BlockedStatus(
+                "Missing relation: relate pacemaker-remote to hacluster "
+                "(pacemaker-remote endpoint)"
+            )
+        stonith_problem = self._stonith_problem(stonith_hostname)
+        info = pr.NodeInfo(
+            remote_hostname=remote_hostname,
+            remote_ip=self._remote_ip(relation),
+            stonith_hostname=None
+            if stonith_problem or stonith_hostname is None
+            else stonith_hostname,
+            enable_resources=bool(self.config.get("enable-resources")),
+        )
+        relation.data[self.unit].update(info.relation_data())
+        if stonith_problem:
+            return ops.BlockedStatus(stonith_problem)
+
+        key_state = self._key(relation)
+        if isinstance(key_state, ops.StatusBase):
+            services.ensure_stopped(self.host, pr.SERVICE)
+            return key_state
+        changed = self.host.write_file(
+            pr.AUTHKEY, key_state, owner="root", group="haclient", mode=0o440
+        ).content_changed
+        if self._stored.paused:
+            return ops.MaintenanceStatus(actions.PAUSED_MESSAGE)
+        try:
+            if changed:
+                self.host.run(["systemctl", "enable", pr.SERVICE])
+                services.restart(self.host, pr.SERVICE)
+            else:
+                services.ensure_running(self.host, pr.SERVICE)
+        except CommandError:
+            logger.error("could not start %s", pr.SERVICE)
+        if not services.is_running(self.host, pr.SERVICE):
+            return ops.BlockedStatus(
+                f"{pr.SERVICE} is not running; see 'journalctl -u {pr.SERVICE}'"
+            )
+        if pr.PORT not in self.host.listening_tcp_ports():
+            return ops.BlockedStatus(f"{pr.SERVICE} runs but does not listen on {pr.PORT}")
+        stonith = "on" if info.stonith_hostname else "off"
+        return ops.ActiveStatus(f"Pacemaker remote node {remote_hostname} (stonith {stonith})")
+
+    def _names(self) -> tuple[str, str | None] | ops.BlockedStatus:
+        """Pacemaker name of this node and (with enable-stonith) its MAAS name."""
+        remote = str(self.config.get("remote-hostname") or "").strip() or self.host.fqdn()
+        if not is_hostname(remote):
+            return ops.BlockedStatus(f"remote-hostname {remote!r} is not a valid host name")
+        if not self.config.get("enable-stonith"):
+            return remote, None
+        stonith = str(self.config.get("stonith-hostname") or "").strip() or self.host.fqdn()
+        if not is_hostname(stonith):
+            return ops.BlockedStatus(f"stonith-hostname {stonith!r} is not a valid host name")
+        return remote, stonith
+
+    def _stonith_problem(self, stonith_hostname: str | None) -> str | None:
+        if stonith_hostname is None:
+            return None
+        if "." not in stonith_hostname or not self.host.resolves(stonith_hostname):
+            return (
+                f"enable-stonith: {stonith_hostname!r} is not a name MAAS resolves; "
+                "set stonith-hostname to the machine's MAAS FQDN"
+            )
+        return None
+
+    def _remote_ip(self, relation: ops.Relation) -> str:
+        binding = self.model.get_binding(relation)
+        network = binding.network if binding is not None else None
+        address = network.ingress_address if network is not None else None
+        return str(address) if address else ""
+
+    def _key(self, relation: ops.Relation) -> bytes | ops.StatusBase:
+        """The authkey all hacluster units agree on, or the status explaining why not."""
+        sent = {}
+        for unit in sorted(relation.units, key=lambda u: u.name):
+            value = relation.data[unit].get("pacemaker-key")
+            if value:
+                sent[unit.name] = value.strip()
+        if not sent:
+            return ops.WaitingStatus("Waiting for the pacemaker authkey from hacluster")
+        if len(set(sent.values())) > 1:
+            return ops.BlockedStatus(
+                f"hacluster units send different pacemaker-key values ({', '.join(sent)}); "
+                "set hacluster's pacemaker_key option so that they agree"
+            )
+        try:
+            return pr.decode_key(next(iter(sent.values())))
+        except pr.AuthKeyError as exc:
+            return ops.BlockedStatus(str(exc))
+
+    # -- machine state -----------------------------------------------------------------------
+    def _ensure_packages(self) -> None:
+        missing = apt.missing_packages(self.host, pr.PACKAGES)
+        if not missing:
+            return
+        self.unit.status = ops.MaintenanceStatus("Installing packages")
+        if not self._stored.sources_updated:
+            apt.update(self.host)
+            self._stored.sources_updated = True
+        apt.install(self.host, missing)
+        # The package starts the service with whatever key it finds; wait for hacluster's.
+        services.ensure_stopped(self.host, pr.SERVICE)
+
+    def _remove_corosync_leftovers(self) -> None:
+        if services.is_running(self.host, "corosync"):
+            return  # someone runs corosync on purpose; leave it alone
+        for path in pr.COROSYNC_LEFTOVERS:
+            if self.host.remove_file(path):
+                logger.info("removed %s so that this host cannot form a corosync cluster", path)
+
+    def _forget_cluster(self) -> None:
+        services.ensure_stopped(self.host, pr.SERVICE)
+        if self.host.remove_file(pr.AUTHKEY):
+            logger.info("removed the pacemaker authkey of the departed cluster")
+
+    # -- actions --------------------------------------------------------------------------
+    def _on_pause(self, event: ops.ActionEvent) -> None:
+        self._stored.paused = True
+        event.set_results(actions.pause(self.host, [pr.SERVICE]))
+        self.unit.status = ops.MaintenanceStatus(actions.PAUSED_MESSAGE)
+
+    def _on_resume(self, event: ops.ActionEvent) -> None:
+        self._stored.paused = False
+        results = actions.resume(self.host, [pr.SERVICE], self._reconcile)
+        event.set_results({**results, "status": self.unit.status.message})
+
+    def _on_restart_services(self, event: ops.ActionEvent) -> None:
+        try:
+            event.set_results(actions.restart(self.host, [pr.SERVICE], bool(self._stored.paused)))
+        except actions.ActionRefusedError as exc:
+            event.fail(str(exc))
+
+
+if __name__ == "__main__":  # pragma: nocover
+    ops.main(PacemakerRemoteCharm)

@@ -243,3 +243,70 @@ def read_keystone(relation: ops.Relation) -> Ready[Keystone] | NotReady:
                     return NotReady(f"identity-service: {key} {data[key]!r} is not a port")
             return Ready(Keystone(dict(data)))
     return NotReady("identity-service: waiting for keystone to register the service")
+
+
+# -- identity-credentials (keystone-credentials) ----------------------------------------
+
+_CREDENTIALS_REQUIRED = (
+    "credentials_host",
+    "credentials_protocol",
+    "credentials_port",
+    "api_version",
+    "auth_host",
+    "auth_protocol",
+    "auth_port",
+    "credentials_project",
+    "credentials_username",
+    "credentials_password",
+    "credentials_project_id",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Credentials:
+    """A keystone user keystone created for a client (identity-credentials)."""
+
+    data: Mapping[str, str]
+    ca: str | None = None  # PEM of keystone's CA, when keystone sent one
+
+    @property
+    def auth_url(self) -> str:
+        """Keystone URL to authenticate against (``/v3`` on API version 3)."""
+        base = (
+            f"{self.data['auth_protocol']}://{format_host(self.data['auth_host'])}"
+            f":{self.data['auth_port']}"
+        )
+        return f"{base}/v3" if self.data["api_version"].startswith("3") else base
+
+    @property
+    def uses_https(self) -> bool:
+        """Whether keystone is served over https."""
+        return "https" in (self.data["auth_protocol"], self.data["credentials_protocol"])
+
+    def get(self, key: str, default: str = "") -> str:
+        """A raw key of keystone's answer."""
+        return self.data.get(key) or default
+
+
+def request_credentials(
+    relation: ops.Relation, unit: ops.Unit, username: str, project: str
+) -> None:
+    """Ask keystone for ``username`` in ``project``."""
+    relation.data[unit].update({"username": username, "project": project})
+
+
+def read_credentials(relation: ops.Relation) -> Ready[Credentials] | NotReady:
+    """The first keystone unit that answered with every required key."""
+    for data in remote_units_data(relation):
+        if not all(data.get(key) for key in _CREDENTIALS_REQUIRED):
+            continue
+        for key in ("auth_port", "credentials_port"):
+            if not data[key].isdigit():
+                return NotReady(f"identity-credentials: {key} {data[key]!r} is not a port")
+        ca = None
+        if data.get("ca_cert"):
+            ca = decode_base64_pem(data["ca_cert"]) or _pem_or_none(data["ca_cert"])
+            if ca is None:
+                return NotReady("identity-credentials: ca_cert is neither PEM nor base64 PEM")
+        return Ready(Credentials(dict(data), ca))
+    return NotReady("identity-credentials: waiting for keystone to create the user")

@@ -6,9 +6,9 @@ while an operator has the unit paused; resume re-enables and starts them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from .host import Host
+from .host import CommandError, Host
 
 
 def is_running(host: Host, service: str) -> bool:
@@ -55,3 +55,30 @@ def pause(host: Host, services: Iterable[str]) -> list[str]:
 def resume(host: Host, services: Iterable[str]) -> list[str]:
     """Enable and start every service; returns the ones that were started."""
     return [s for s in services if ensure_running(host, s)]
+
+
+def run_as_group(host: Host, service: str) -> str:
+    """Group the unit file runs ``service`` as (``root`` when it sets none)."""
+    proc = host.run(["systemctl", "show", "--property=Group", "--value", service], check=False)
+    group = proc.stdout.strip() if proc.returncode == 0 else ""
+    return group or "root"
+
+
+def converge(host: Host, wanted: Sequence[str], pending: set[str]) -> list[str]:
+    """Restart the wanted services whose inputs changed (``pending``), start the others.
+
+    Handled services leave ``pending``; those that failed stay in it, so that the next
+    pass retries them. Returns the services that could not be (re)started.
+    """
+    failed = []
+    for service in wanted:
+        try:
+            if service in pending:
+                restart(host, service)
+            else:
+                ensure_running(host, service)
+        except CommandError:
+            failed.append(service)
+            continue
+        pending.discard(service)
+    return failed

@@ -43,6 +43,7 @@ class FakeHost(Host):
         self.owners: dict[str, tuple[str, str]] = {}
         self.failing: dict[str, int] = {}  # argv[0] or "argv0 argv1" -> exit code
         self.resolvable: set[str] = {fqdn}
+        self.unit_groups: dict[str, str] = {}  # service -> Group= of its unit file
 
     # -- files -------------------------------------------------------------
     def chown(self, path: Path, owner: str, group: str) -> None:
@@ -144,6 +145,8 @@ class FakeHost(Host):
 
     def _systemctl(self, args: list[str]) -> tuple[int, str]:
         verb, services = args[0], [a for a in args[1:] if not a.startswith("-")]
+        if verb == "show":
+            return 0, self.unit_groups.get(services[-1], "") + "\n"
         for service in services:
             if verb == "is-active":
                 return (0 if service in self.running else 3), ""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -20,6 +19,7 @@ import time
 import uuid
 from pathlib import Path
 from typing import IO
+from xml.etree import ElementTree
 
 SUBNET = "10.250.77"
 
@@ -271,10 +271,30 @@ class Topology:
         raise TimeoutError(f"no DC on {node.name}: {self.logs(node)}")
 
     def remote_online(self, cluster: Node, remote_name: str) -> bool:
-        """Whether ``crm_mon`` on ``cluster`` shows ``remote_name`` online as a remote node."""
+        """Whether ``cluster`` runs the connection to ``remote_name`` and sees it online.
+
+        The node flag alone is not enough: pacemaker 2.1.5 reports a remote online while
+        its connection resource is still starting (even one whose key will be refused).
+        """
         result = cluster.exec(["crm_mon", "-1", "-X"], check=False)
-        pattern = rf'<node name="{re.escape(remote_name)}"[^>]*online="true"[^>]*type="remote"'
-        return re.search(pattern, result.stdout) is not None
+        try:
+            root = ElementTree.fromstring(result.stdout)
+        except ElementTree.ParseError:
+            return False
+        node_online = any(
+            n.get("name") == remote_name
+            and n.get("type") == "remote"
+            and n.get("online") == "true"
+            for n in root.iter("node")
+        )
+        connected = any(
+            r.get("id") == remote_name
+            and r.get("resource_agent") == "ocf:pacemaker:remote"
+            and r.get("role") == "Started"
+            and r.get("failed") == "false"
+            for r in root.iter("resource")
+        )
+        return node_online and connected
 
     def logs(self, node: Node) -> str:
         """Tail of every log of ``node`` (for failure messages)."""

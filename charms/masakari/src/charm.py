@@ -20,7 +20,8 @@ import masakari_workload as wl
 import ops
 from masakari_config import ConfigError, MasakariConfig, load_config
 from openstack_charm_lib import actions, apt, hacluster, relations, services, tls
-from openstack_charm_lib.host import CommandError, Host
+from openstack_charm_lib.charm_base import ReconcilingCharm
+from openstack_charm_lib.host import CommandError
 from openstack_charm_lib.network import (
     ENDPOINT_TYPES,
     Binding,
@@ -51,54 +52,43 @@ class Outcome:
     restarted: list[str] = dataclasses.field(default_factory=list)
 
 
-class MasakariCharm(ops.CharmBase):
+class MasakariCharm(ReconcilingCharm):
     """Reconciling charm for masakari-api and masakari-engine."""
-
-    _stored = ops.StoredState()
 
     def __init__(self, framework: ops.Framework):
         super().__init__(framework)
-        self._stored.set_default(
-            paused=False, stats_password="", applied_origin="", pending_restarts=[]
-        )
-        self.host = self._make_host()
+        self._stored.set_default(stats_password="", applied_origin="", pending_restarts=[])
         self.renderer = Renderer(wl.TEMPLATES)
         on = self.on
-        for event in (on.install, on.upgrade_charm, on.config_changed, on.start):
-            framework.observe(event, self._on_event)
-        for event in (on.update_status, on.leader_elected):
-            framework.observe(event, self._on_event)
+        events = [on.install, on.upgrade_charm, on.config_changed, on.start]
+        events += [on.update_status, on.leader_elected]
         for endpoint in (*REQUIRED_RELATIONS, "certificates", "ha", "cluster"):
             rel = on[endpoint]
-            for event in (rel.relation_joined, rel.relation_changed, rel.relation_departed):
-                framework.observe(event, self._on_event)
-            framework.observe(rel.relation_broken, self._on_event)
-        framework.observe(on.pause_action, self._on_pause)
-        framework.observe(on.resume_action, self._on_resume)
-        framework.observe(on.restart_services_action, self._on_restart_services)
+            events += [
+                rel.relation_joined,
+                rel.relation_changed,
+                rel.relation_departed,
+                rel.relation_broken,
+            ]
+        self.observe_reconcile(events)
         framework.observe(on.openstack_upgrade_action, self._on_openstack_upgrade)
         framework.observe(on.package_upgrade_action, self._on_package_upgrade)
 
-    def _make_host(self) -> Host:
-        return Host()
+    def pausable_services(self) -> tuple[str, ...]:
+        """haproxy, apache2, masakari-engine and memcached."""
+        return wl.SERVICES
 
-    # -- events ----------------------------------------------------------------------
-    def _on_event(self, _event: ops.EventBase) -> None:
-        self._reconcile()
-
-    def _reconcile(self) -> None:
+    def _converge(self) -> ops.StatusBase:
         series = self.host.os_release().get("VERSION_CODENAME", "")
         try:
             cfg = load_config(self.config, series)
         except ConfigError as exc:
-            self.unit.status = ops.BlockedStatus(f"Invalid config: {exc}")
-            return
+            return ops.BlockedStatus(f"Invalid config: {exc}")
         outcome = Outcome()
         if not self._ensure_packages(cfg, outcome):
-            self.unit.status = ops.BlockedStatus(outcome.blocked[0])
-            return
+            return ops.BlockedStatus(outcome.blocked[0])
         self.unit.set_ports(wl.API_PORT)
-        self.unit.status = self._converge(cfg, outcome)
+        return self._apply(cfg, outcome)
 
     # -- packages, sources and upgrades ------------------------------------------------
     def _installed_release(self) -> tuple[dict[str, str], str | None]:
@@ -213,7 +203,7 @@ class MasakariCharm(ops.CharmBase):
         return hosts
 
     # -- the main pass -------------------------------------------------------------------
-    def _converge(self, cfg: MasakariConfig, outcome: Outcome) -> ops.StatusBase:
+    def _apply(self, cfg: MasakariConfig, outcome: Outcome) -> ops.StatusBase:
         bindings = read_bindings(self.model, BINDINGS)
         local = self._local_addresses(cfg, bindings, outcome)
         tls_state = self._tls(cfg, bindings, local, outcome)
@@ -223,7 +213,7 @@ class MasakariCharm(ops.CharmBase):
         ready = self._read_relations(outcome)
         if ready is not None and tls_state is not False:
             self._apply_workload(cfg, bindings, local, tls_ready, ready, outcome)
-        elif not self._stored.paused:
+        elif not self.paused:
             services.ensure_stopped(self.host, "masakari-engine")
         self._ensure_site_hygiene(tls_ready is not None and ready is not None, outcome)
         return self._status(cfg, outcome, tls_ready is not None)
@@ -384,19 +374,11 @@ class MasakariCharm(ops.CharmBase):
         synced = self._database_synced(outcome)
         if not synced:
             services.ensure_stopped(self.host, "masakari-engine")
-        if not self._stored.paused:
-            for service in wl.SERVICES:
-                if service == "masakari-engine" and not synced:
-                    continue
-                try:
-                    if service in pending:
-                        services.restart(self.host, service)
-                    else:
-                        services.ensure_running(self.host, service)
-                    pending.discard(service)
-                except CommandError:
-                    logger.error("could not start %s", service)
-                    outcome.blocked.append(f"Failed to start {service}; see its journal")
+        if not self.paused:
+            wanted = [s for s in wl.SERVICES if synced or s != "masakari-engine"]
+            for service in services.converge(self.host, wanted, pending):
+                logger.error("could not start %s", service)
+                outcome.blocked.append(f"Failed to start {service}; see its journal")
         self._stored.pending_restarts = sorted(pending)
 
     def _database_synced(self, outcome: Outcome) -> bool:
@@ -444,7 +426,7 @@ class MasakariCharm(ops.CharmBase):
         elif not tls_on and tls_enabled:
             self.host.run(["a2dissite", wl.TLS_SITE])
             changed = True
-        if changed and not self._stored.paused and "apache2" not in outcome.restarted:
+        if changed and not self.paused and "apache2" not in outcome.restarted:
             if services.is_running(self.host, "apache2"):
                 services.restart(self.host, "apache2")
                 outcome.restarted.append("apache2")
@@ -459,7 +441,7 @@ class MasakariCharm(ops.CharmBase):
             return ops.BlockedStatus("; ".join(outcome.blocked)) if outcome.blocked else None
 
         def paused() -> ops.StatusBase | None:
-            if self._stored.paused:
+            if self.paused:
                 return ops.MaintenanceStatus(actions.PAUSED_MESSAGE)
             return None
 
@@ -511,22 +493,6 @@ class MasakariCharm(ops.CharmBase):
         return ports
 
     # -- actions ------------------------------------------------------------------------
-    def _on_pause(self, event: ops.ActionEvent) -> None:
-        self._stored.paused = True
-        event.set_results(actions.pause(self.host, wl.SERVICES))
-        self.unit.status = ops.MaintenanceStatus(actions.PAUSED_MESSAGE)
-
-    def _on_resume(self, event: ops.ActionEvent) -> None:
-        self._stored.paused = False
-        results = actions.resume(self.host, wl.SERVICES, self._reconcile)
-        event.set_results({**results, "status": self.unit.status.message})
-
-    def _on_restart_services(self, event: ops.ActionEvent) -> None:
-        try:
-            event.set_results(actions.restart(self.host, wl.SERVICES, bool(self._stored.paused)))
-        except actions.ActionRefusedError as exc:
-            event.fail(str(exc))
-
     def _on_openstack_upgrade(self, event: ops.ActionEvent) -> None:
         series = self.host.os_release().get("VERSION_CODENAME", "")
         try:

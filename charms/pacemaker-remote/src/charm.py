@@ -14,7 +14,8 @@ import logging
 import ops
 import pacemaker_remote as pr
 from openstack_charm_lib import actions, apt, services
-from openstack_charm_lib.host import CommandError, Host
+from openstack_charm_lib.charm_base import ReconcilingCharm
+from openstack_charm_lib.host import CommandError
 from openstack_charm_lib.network import is_hostname
 
 logger = logging.getLogger(__name__)
@@ -22,39 +23,30 @@ logger = logging.getLogger(__name__)
 RELATION = "pacemaker-remote"
 
 
-class PacemakerRemoteCharm(ops.CharmBase):
+class PacemakerRemoteCharm(ReconcilingCharm):
     """Reconciling charm for pacemaker_remoted on a hypervisor."""
-
-    _stored = ops.StoredState()
 
     def __init__(self, framework: ops.Framework):
         super().__init__(framework)
-        self._stored.set_default(paused=False, sources_updated=False)
-        self.host = self._make_host()
-        on = self.on
-        for event in (on.install, on.upgrade_charm, on.config_changed, on.update_status):
-            framework.observe(event, self._on_event)
-        for event in (
-            on[RELATION].relation_joined,
-            on[RELATION].relation_changed,
-            on[RELATION].relation_departed,
-            on[RELATION].relation_broken,
-            on["juju-info"].relation_joined,
-        ):
-            framework.observe(event, self._on_event)
-        framework.observe(on.pause_action, self._on_pause)
-        framework.observe(on.resume_action, self._on_resume)
-        framework.observe(on.restart_services_action, self._on_restart_services)
+        self._stored.set_default(sources_updated=False)
+        rel = self.on[RELATION]
+        self.observe_reconcile(
+            [
+                self.on.install,
+                self.on.upgrade_charm,
+                self.on.config_changed,
+                self.on.update_status,
+                rel.relation_joined,
+                rel.relation_changed,
+                rel.relation_departed,
+                rel.relation_broken,
+                self.on["juju-info"].relation_joined,
+            ]
+        )
 
-    def _make_host(self) -> Host:
-        return Host()
-
-    def _on_event(self, _event: ops.EventBase) -> None:
-        self._reconcile()
-
-    # -- the reconcile pass --------------------------------------------------------------
-    def _reconcile(self) -> None:
-        self.unit.status = self._converge()
+    def pausable_services(self) -> list[str]:
+        """pacemaker_remote, the only service."""
+        return [pr.SERVICE]
 
     def _converge(self) -> ops.StatusBase:
         names = self._names()
@@ -96,7 +88,7 @@ class PacemakerRemoteCharm(ops.CharmBase):
         changed = self.host.write_file(
             pr.AUTHKEY, key_state, owner="root", group="haclient", mode=0o440
         ).content_changed
-        if self._stored.paused:
+        if self.paused:
             return ops.MaintenanceStatus(actions.PAUSED_MESSAGE)
         try:
             if changed:
@@ -186,23 +178,6 @@ class PacemakerRemoteCharm(ops.CharmBase):
         services.ensure_stopped(self.host, pr.SERVICE)
         if self.host.remove_file(pr.AUTHKEY):
             logger.info("removed the pacemaker authkey of the departed cluster")
-
-    # -- actions --------------------------------------------------------------------------
-    def _on_pause(self, event: ops.ActionEvent) -> None:
-        self._stored.paused = True
-        event.set_results(actions.pause(self.host, [pr.SERVICE]))
-        self.unit.status = ops.MaintenanceStatus(actions.PAUSED_MESSAGE)
-
-    def _on_resume(self, event: ops.ActionEvent) -> None:
-        self._stored.paused = False
-        results = actions.resume(self.host, [pr.SERVICE], self._reconcile)
-        event.set_results({**results, "status": self.unit.status.message})
-
-    def _on_restart_services(self, event: ops.ActionEvent) -> None:
-        try:
-            event.set_results(actions.restart(self.host, [pr.SERVICE], bool(self._stored.paused)))
-        except actions.ActionRefusedError as exc:
-            event.fail(str(exc))
 
 
 if __name__ == "__main__":  # pragma: nocover

@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""The masakari-monitors charm: host, instance and introspective monitors on a hypervisor.
+
+Every event runs :meth:`MasakariMonitorsCharm._reconcile`: validate config, install the
+enabled monitors, ask keystone for credentials, render masakarimonitors.conf (restarting
+only the monitors whose inputs changed) and set one status. The host name the monitors
+report must be nova's compute host name; the charm blocks when they disagree.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import monitors_workload as wl
+import ops
+from monitors_config import MONITORS, ConfigError, MonitorsConfig, load_config
+from openstack_charm_lib import actions, apt, relations, services
+from openstack_charm_lib.charm_base import ReconcilingCharm
+from openstack_charm_lib.host import CommandError
+from openstack_charm_lib.rendering import apply_files
+from openstack_charm_lib.status import join_names
+
+logger = logging.getLogger(__name__)
+
+CREDENTIALS = "identity-credentials"
+ALL_MONITORS = tuple(MONITORS.values())
+
+
+class MasakariMonitorsCharm(ReconcilingCharm):
+    """Reconciling charm for the masakari monitors."""
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self._stored.set_default(sources_updated=False, pending_restarts=[])
+        events = [self.on.install, self.on.upgrade_charm, self.on.config_changed]
+        events.append(self.on.update_status)
+        for rel in (self.on[CREDENTIALS], self.on["container"]):
+            events += [rel.relation_joined, rel.relation_changed, rel.relation_broken]
+        self.observe_reconcile(events)
+
+    def pausable_services(self) -> tuple[str, ...]:
+        """Every monitor, enabled or not."""
+        return ALL_MONITORS
+
+    def active_services(self) -> list[str]:
+        """The enabled monitors."""
+        try:
+            return list(load_config(self.config).monitors)
+        except ConfigError:
+            return list(ALL_MONITORS)
+
+    def _converge(self) -> ops.StatusBase:
+        try:
+            config = load_config(self.config)
+        except ConfigError as exc:
+            return ops.BlockedStatus(f"Invalid config: {exc}")
+        try:
+            self._ensure_packages(config)
+        except CommandError as exc:
+            logger.error("package installation failed: %s", exc)
+            return ops.BlockedStatus(f"Package installation failed ({exc}); retrying")
+        disabled = [m for m in ALL_MONITORS if m not in config.monitors]
+        for monitor in disabled:
+            services.ensure_stopped(self.host, monitor)
+
+        relation = self.model.get_relation(CREDENTIALS)
+        if relation is None:
+            self._stop(config.monitors)
+            return ops.BlockedStatus(f"Missing relation: relate {CREDENTIALS} to keystone")
+        relations.request_credentials(relation, self.unit, wl.USERNAME, wl.PROJECT)
+        state = relations.read_credentials(relation)
+        if isinstance(state, relations.NotReady):
+            self._stop(config.monitors)
+            return ops.WaitingStatus(state.reason)
+
+        hostname = config.hostname or self.host.fqdn()
+        nova = wl.nova_host(self.host.read_text(wl.NOVA_CONF), self.host.hostname())
+        if nova is not None and nova != hostname:
+            self._stop(config.monitors)
+            return ops.BlockedStatus(
+                f"hostname {hostname!r} differs from nova-compute's host {nova!r}: set this "
+                f"charm's hostname and pacemaker-remote's remote-hostname to {nova!r}"
+            )
+        if not config.monitors:
+            return ops.BlockedStatus("Every monitor is disabled: enable at least one")
+        group = services.run_as_group(self.host, config.monitors[0])
+        applied = apply_files(self.host, wl.build_files(config, state.info, hostname, group))
+        pending = {*self._stored.pending_restarts, *applied.restarts}
+        if self.paused:
+            self._stored.pending_restarts = sorted(pending)
+            return ops.MaintenanceStatus(actions.PAUSED_MESSAGE)
+
+        if config.host_monitor and not services.is_running(self.host, "pacemaker_remote"):
+            self._stored.pending_restarts = sorted(pending)
+            self._stop(config.monitors)
+            return ops.BlockedStatus(
+                "The host monitor needs pacemaker_remote running here: "
+                "relate pacemaker-remote to nova-compute"
+            )
+        for monitor in services.converge(self.host, config.monitors, pending):
+            logger.error("could not start %s", monitor)
+        self._stored.pending_restarts = sorted(pending)
+        down = services.not_running(self.host, config.monitors)
+        if down:
+            return ops.BlockedStatus(f"Services not running: {join_names(down)}")
+        names = join_names(
+            m.removeprefix("masakari-").removesuffix("-monitor") for m in config.monitors
+        )
+        return ops.ActiveStatus(f"Unit is ready (monitors: {names}; reporting as {hostname})")
+
+    def _stop(self, monitors: tuple[str, ...]) -> None:
+        """Keep monitors stopped until their configuration is complete and consistent."""
+        for monitor in monitors:
+            services.ensure_stopped(self.host, monitor)
+
+    def _ensure_packages(self, config: MonitorsConfig) -> None:
+        missing = apt.missing_packages(self.host, list(config.monitors))
+        if not missing:
+            return
+        self.unit.status = ops.MaintenanceStatus(f"Installing {join_names(missing)}")
+        if not self._stored.sources_updated:
+            apt.update(self.host)
+            self._stored.sources_updated = True
+        apt.install(self.host, missing)
+        # The packages start the monitors with their default configuration.
+        self._stop(tuple(missing))
+
+
+if __name__ == "__main__":  # pragma: nocover
+    ops.main(MasakariMonitorsCharm)

@@ -1,0 +1,81 @@
+"""Fixtures: a FakeHost for the hypervisor and keystone's identity-credentials answer."""
+
+from __future__ import annotations
+
+import charm
+import pytest
+from openstack_charm_lib.testing import FakeHost
+from ops import testing
+
+FQDN = "compute-1.maas"
+PACKAGES = {
+    "masakari-host-monitor": "17.0.0-0ubuntu1",
+    "masakari-instance-monitor": "17.0.0-0ubuntu1",
+    "masakari-introspective-instance-monitor": "17.0.0-0ubuntu1",
+    "masakari-process-monitor": "17.0.0-0ubuntu1",
+}
+CREDENTIALS = {
+    "auth_host": "10.5.0.10",
+    "auth_port": "35357",
+    "auth_protocol": "http",
+    "credentials_host": "10.5.0.10",
+    "credentials_port": "5000",
+    "credentials_protocol": "http",
+    "credentials_username": "masakari-monitors",
+    "credentials_password": "monitor-secret-pw",
+    "credentials_project": "services",
+    "credentials_project_id": "c0ffee",
+    "credentials_user_domain_name": "service_domain",
+    "credentials_project_domain_name": "service_domain",
+    "api_version": "3",
+    "region": "RegionOne",
+}
+NOVA_CONF_FQDN = (
+    "[DEFAULT]\nhost = compute-1.maas\nstate_path = /var/lib/nova\n[libvirt]\nhost = x\n"
+)
+# oslo.config namespaces masakari-monitors reads (its generator file).
+OPT_NAMESPACES = [
+    "masakarimonitors.conf",
+    "oslo.concurrency",
+    "oslo.log",
+    "oslo.service.periodic_task",
+    "oslo.service.service",
+]
+
+
+@pytest.fixture
+def host(tmp_path, monkeypatch):
+    fake = FakeHost(tmp_path, fqdn=FQDN, available=PACKAGES)
+    fake.unit_groups = {"masakari-host-monitor": "masakari"}
+    monkeypatch.setattr(charm.MasakariMonitorsCharm, "_make_host", lambda self: fake)
+    return fake
+
+
+@pytest.fixture
+def ready(host):
+    """Packages installed, nova-compute configured with the FQDN, pacemaker_remote running."""
+    host.installed.update(PACKAGES)
+    host.write_file("/etc/nova/nova.conf", NOVA_CONF_FQDN)
+    host.running.add("pacemaker_remote")
+    return host
+
+
+@pytest.fixture
+def ctx():
+    return testing.Context(charm.MasakariMonitorsCharm)
+
+
+def keystone(data=None) -> testing.Relation:
+    return testing.Relation(
+        "identity-credentials",
+        "keystone-credentials",
+        remote_app_name="keystone",
+        remote_units_data={0: CREDENTIALS if data is None else data},
+    )
+
+
+def state(*, config=None, with_keystone=True, keystone_data=None) -> testing.State:
+    rels = [testing.SubordinateRelation("container", remote_app_name="nova-compute")]
+    if with_keystone:
+        rels.append(keystone(keystone_data))
+    return testing.State(config=config or {}, relations=rels)

@@ -60,6 +60,12 @@ def main(args: list[str]) -> int:
     if test_suite("lib", ROOT / "lib" / "tests", [LIBRARY], [ROOT / "lib"], args):
         failures.append("lib tests")
     data_files.append(ROOT / ".coverage.lib")
+    suite_tests = ROOT / "tests" / "unit"
+    tools = ROOT / "tools"
+    if test_suite("suite", suite_tests, [tools], [tools], args):
+        failures.append("suite tests")
+    elif report(ROOT / ".coverage.suite", str(tools / "validate_bundles.py")):
+        failures.append("bundle validator coverage")
     for charm in charms():
         tests = charm / "tests" / "unit"
         staged = stage(charm)

@@ -43,11 +43,3 @@ def juju():
     with jubilant.temp_model() as juju:
         juju.wait_timeout = 45 * 60
         yield juju
-
-
-def built_charm(name: str) -> Path:
-    """The packed charm (``tox -e build``) for the controller's base."""
-    found = sorted((ROOT / "charms" / name).glob(f"{name}_*.charm"))
-    if not found:
-        pytest.fail(f"no packed {name} charm: run 'tox -e build' first")
-    return found[-1]

@@ -1,68 +1,99 @@
-"""Deploy masakari with its real OpenStack dependencies and exercise it as an operator would."""
+"""Deploy the suite's charms (bundles/masakari-minimal.yaml) and use them as an operator.
+
+Needs a Juju controller with a machine cloud, the charms built (``tox -e build``) and
+MASAKARI_VIP set to a free address of the model's network.
+"""
 
 from __future__ import annotations
 
 import configparser
+import json
+import os
 
 import jubilant
-from conftest import built_charm
+import pytest
+from conftest import ROOT
 
-BASE = "ubuntu@24.04"
-CHANNEL = "2024.1/stable"
-
-
-def test_deploy_and_relate(juju: jubilant.Juju):
-    juju.deploy(built_charm("masakari"), "masakari", base=BASE)
-    juju.deploy("mysql-innodb-cluster", num_units=3, channel="8.0/stable", base=BASE)
-    juju.deploy("mysql-router", "masakari-mysql-router", channel="8.0/stable", base=BASE)
-    juju.deploy("rabbitmq-server", channel="3.9/stable", base=BASE)
-    juju.deploy("keystone", channel=CHANNEL, base=BASE)
-    juju.deploy("mysql-router", "keystone-mysql-router", channel="8.0/stable", base=BASE)
-    juju.integrate("masakari:shared-db", "masakari-mysql-router:shared-db")
-    juju.integrate("masakari-mysql-router:db-router", "mysql-innodb-cluster:db-router")
-    juju.integrate("keystone:shared-db", "keystone-mysql-router:shared-db")
-    juju.integrate("keystone-mysql-router:db-router", "mysql-innodb-cluster:db-router")
-    juju.integrate("masakari:amqp", "rabbitmq-server:amqp")
-    juju.integrate("masakari:identity-service", "keystone:identity-service")
-    juju.wait(jubilant.all_active)
-    status = juju.status()
-    assert status.apps["masakari"].units["masakari/0"].workload_status.message == "Unit is ready"
+BUNDLE = ROOT / "bundles" / "masakari-minimal.yaml"
 
 
-def test_relation_data_on_both_sides(juju: jubilant.Juju):
-    data = juju.cli("show-unit", "keystone/0", "--format", "json")
-    assert "instance-ha" in data or "masakari" in data
-    conf = configparser.ConfigParser(interpolation=None)
-    conf.read_string(juju.ssh("masakari/0", "sudo cat /etc/masakari/masakari.conf"))
-    assert conf["DEFAULT"]["transport_url"].startswith("rabbit://masakari:")
-    assert conf["database"]["connection"].startswith("mysql+pymysql://masakari:")
+def conf(juju: jubilant.Juju, unit: str, path: str) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(juju.ssh(unit, f"sudo cat {path}"))
+    return parser
 
 
-def test_config_change_is_rendered(juju: jubilant.Juju):
-    juju.config("masakari", {"evacuation-delay": 90})
-    juju.wait(jubilant.all_active)
-    conf = configparser.ConfigParser(interpolation=None)
-    conf.read_string(juju.ssh("masakari/0", "sudo cat /etc/masakari/masakari.conf"))
-    assert conf["DEFAULT"]["wait_period_after_service_update"] == "90"
+def unit_data(juju: jubilant.Juju, unit: str, endpoint: str) -> list[dict]:
+    """Relation data of ``unit`` on ``endpoint`` (both sides), from ``juju show-unit``."""
+    shown = json.loads(juju.cli("show-unit", unit, "--format", "json"))[unit]
+    return [r for r in shown["relation-info"] if r["endpoint"] == endpoint]
 
 
-def test_pause_and_resume(juju: jubilant.Juju):
-    task = juju.run("masakari/0", "pause")
+@pytest.fixture(scope="module")
+def deployed(juju: jubilant.Juju):
+    vip = os.environ.get("MASAKARI_VIP")
+    if not vip:
+        pytest.fail("set MASAKARI_VIP to a free address of the model's network")
+    juju.deploy(BUNDLE)
+    juju.config("masakari", {"vip": vip})
+    juju.wait(jubilant.all_active, timeout=60 * 60)
+    juju.wait(jubilant.all_agents_idle)
+    return juju
+
+
+def test_every_unit_is_active(deployed: jubilant.Juju):
+    status = deployed.status()
+    for app in ("masakari", "pacemaker-remote", "masakari-monitors"):
+        for unit in status.apps[app].units.values():
+            assert unit.workload_status.current == "active"
+        for unit in status.apps["compute"].units.values():
+            for sub, sub_status in unit.subordinates.items():
+                assert sub_status.workload_status.current == "active", sub
+
+
+def test_relation_data_on_both_sides(deployed: jubilant.Juju):
+    ha = unit_data(deployed, "masakari/0", "ha")[0]
+    resources = json.loads(ha["local-unit"]["data"]["json_resources"])
+    assert resources["res_masakari_haproxy"] == "lsb:haproxy"
+    remote = unit_data(deployed, "masakari-hacluster/0", "pacemaker-remote")[0]
+    for data in remote["related-units"].values():
+        assert json.loads(data["data"]["enable-resources"]) is False
+        assert isinstance(json.loads(data["data"]["remote-hostname"]), str)
+    identity = unit_data(deployed, "masakari/0", "identity-service")[0]
+    assert identity["local-unit"]["data"]["service"] == "masakari"
+    assert any("service_password" in u["data"] for u in identity["related-units"].values())
+
+
+def test_config_change_is_rendered(deployed: jubilant.Juju):
+    deployed.config("masakari", {"evacuation-delay": 90})
+    deployed.config("masakari-monitors", {"host-monitoring-interval": 30})
+    deployed.wait(jubilant.all_active)
+    deployed.wait(jubilant.all_agents_idle)
+    masakari = conf(deployed, "masakari/0", "/etc/masakari/masakari.conf")
+    assert masakari["DEFAULT"]["wait_period_after_service_update"] == "90"
+    monitors = conf(deployed, "masakari-monitors/0", "/etc/masakarimonitors/masakarimonitors.conf")
+    assert monitors["host"]["monitoring_interval"] == "30"
+
+
+def test_pause_and_resume(deployed: jubilant.Juju):
+    task = deployed.run("masakari/0", "pause")
     assert "masakari-engine" in task.results["stopped"]
-    juju.wait(
+    deployed.wait(
         lambda s: s.apps["masakari"].units["masakari/0"].workload_status.current == "maintenance"
     )
-    juju.run("masakari/0", "resume")
-    juju.wait(jubilant.all_active)
+    task = deployed.run("masakari/0", "resume")
+    assert "masakari-engine" in task.results["started"]
+    deployed.wait(jubilant.all_active)
 
 
-def test_openstack_upgrade_action(juju: jubilant.Juju):
-    juju.config("masakari", {"action-managed-upgrade": True, "openstack-origin": "dalmatian"})
-    juju.wait(
+def test_openstack_upgrade_action(deployed: jubilant.Juju):
+    deployed.config("masakari", {"action-managed-upgrade": True, "openstack-origin": "dalmatian"})
+    deployed.wait(
         lambda s: (
             "openstack-upgrade" in s.apps["masakari"].units["masakari/0"].workload_status.message
         )
     )
-    task = juju.run("masakari/0", "openstack-upgrade")
-    assert task.results["outcome"] == "upgraded from caracal to dalmatian"
-    juju.wait(jubilant.all_active)
+    for unit in sorted(deployed.status().apps["masakari"].units):
+        task = deployed.run(unit, "openstack-upgrade")
+        assert task.results["outcome"] == "upgraded from caracal to dalmatian"
+    deployed.wait(jubilant.all_active)

@@ -289,8 +289,6 @@ def _check_relations(
     relations: Any, specs: dict[str, CharmSpec], apps: dict[str, Any]
 ) -> list[str]:
     problems = []
-    if not isinstance(relations, list):
-        return ["relations must be a list"]
     for pair in relations:
         if not (
             isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)

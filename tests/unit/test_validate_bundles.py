@@ -140,3 +140,79 @@ def test_zaza_bundles_are_the_validated_ones():
         overlay = (tests_dir / "bundles" / "overlays" / f"{name}.yaml.j2").resolve()
         assert bundle == vb.ROOT / "bundles" / f"{name}.yaml"
         assert vb.check_files([bundle, overlay], CATALOG) == []
+
+
+def app(**spec):
+    return {"applications": {"masakari": {"charm": "masakari", "num_units": 1, **spec}}}
+
+
+@pytest.mark.parametrize(
+    ("documents", "message"),
+    [
+        ([{"applications": {"masakari": "charm"}}], "masakari: application spec is not a mapping"),
+        ([app(), {"applications": {"masakari": "x"}}], "application spec is not a mapping"),
+        ([app(series="noble")], "masakari: 'series' is Juju 2 syntax: use 'base'"),
+        ([app(units=3)], "masakari: unknown keys units"),
+        ([{"applications": {"masakari": {"num_units": 1}}}], "masakari: no charm"),
+        ([app(base="noble")], "masakari: base 'noble' is not like ubuntu@24.04"),
+        ([app(bindings={"nope": "alpha"})], "masakari: binding for unknown endpoint 'nope'"),
+        ([app(to={"0": 1})], "masakari: 'to' must be a list"),
+        ([app(to=["lxd:"])], "masakari: placement 'lxd:' is not understood"),
+        (
+            [app(to=["keystone/0"])],
+            "masakari: placement 'keystone/0' names an unknown application",
+        ),
+        (
+            [{"applications": {"pr": {"charm": "pacemaker-remote", "to": ["0"]}}}],
+            "pr: subordinate pacemaker-remote must not have placement ('to')",
+        ),
+        ([{**app(), "relations": [["masakari:amqp"]]}], "is not a pair of 'app:endpoint'"),
+        ([{"machines": {"0": "big"}}], "machine 0: spec is not a mapping"),
+        ([{"machines": {"0": {"series": "noble"}}}], "machine 0: unknown keys series"),
+        ([{"applications": []}], "document 1: applications must be a dict"),
+        (["just text"], "document 1 is not a mapping"),
+    ],
+)
+def test_structural_problems(documents, message):
+    found = vb.validate(documents, CATALOG)
+    assert any(message in p for p in found), found
+
+
+def test_placements_that_resolve(tmp_path):
+    doc = {
+        "machines": {"0": {}},
+        "applications": {
+            "keystone": {"charm": "keystone", "num_units": 1, "to": ["0"]},
+            "masakari": {
+                "charm": "masakari",
+                "num_units": 3,
+                "to": ["new", "zone=az1", "keystone/0"],
+            },
+        },
+    }
+    assert vb.validate([doc], CATALOG) == []
+
+
+def test_relation_to_an_app_of_an_unknown_charm_reports_only_the_charm():
+    doc = {
+        "applications": {"x": {"charm": "nothing", "num_units": 1}},
+        "relations": [["x:a", "x:b"]],
+    }
+    assert vb.validate([doc], CATALOG) == [
+        "x: charm 'nothing' is unknown (not ours, not in external-charms.yaml)"
+    ]
+
+
+def test_unlisted_overlay_and_bad_yaml(tmp_path):
+    overlays = tmp_path / "overlays"
+    overlays.mkdir()
+    (overlays / "extra.yaml").write_text("applications: {}\n")
+    assert vb.check_files([overlays / "extra.yaml"], CATALOG) == [
+        "overlay extra.yaml is not listed in OVERLAY_BASES"
+    ]
+    (tmp_path / "bad.yaml").write_text("applications: [\n")
+    assert vb.check_files([tmp_path / "bad.yaml"], CATALOG)[0].startswith("not valid YAML")
+    (tmp_path / "charms").mkdir()
+    (tmp_path / "bundles").mkdir()
+    (tmp_path / "bundles" / "external-charms.yaml").write_text("{}\n")
+    assert vb.repository_sets(tmp_path) == [[overlays / "extra.yaml"]]

@@ -86,6 +86,7 @@ class Topology:
         self.tag = uuid.uuid4().hex[:6]
         self.namespaces: list[str] = []
         self.nodes: list[Node] = []
+        self.extra: list[tuple[subprocess.Popen, IO[str]]] = []  # processes run inside nodes
         self.hub = f"mkhub-{self.tag}"
         run(["ip", "netns", "add", self.hub])
         self.namespaces.append(self.hub)
@@ -270,6 +271,25 @@ class Topology:
             time.sleep(2)
         raise TimeoutError(f"no DC on {node.name}: {self.logs(node)}")
 
+    @staticmethod
+    def add_remote_like_hacluster(cluster: Node, bag: dict) -> None:
+        """What hacluster's leader runs for a remote unit's decoded relation data."""
+        cluster.exec(
+            [
+                "crm",
+                "configure",
+                "primitive",
+                bag["remote-hostname"],
+                "ocf:pacemaker:remote",
+                "params",
+                f"server={bag['remote-ip']}",
+                "reconnect_interval=60",
+                "op",
+                "monitor",
+                "interval=30s",
+            ]
+        )
+
     def remote_online(self, cluster: Node, remote_name: str) -> bool:
         """Whether ``cluster`` runs the connection to ``remote_name`` and sees it online.
 
@@ -305,16 +325,33 @@ class Topology:
             )
         return "\n".join(chunks)
 
+    def spawn_in(self, node: Node, name: str, argv: list[str]) -> subprocess.Popen:
+        """Run ``argv`` inside ``node``'s namespaces; stopped by PID in :meth:`close`."""
+        assert node.holder is not None
+        log = open(node.state / f"{name}.log", "w")  # noqa: SIM115 - closed by close()
+        proc = subprocess.Popen(
+            ["nsenter", "-t", str(node.holder.pid), "-n", "-m", "-u", *argv],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.extra.append((proc, log))
+        return proc
+
     def close(self) -> None:
         """Stop every daemon by PID, then the holders, then delete the namespaces."""
+        for proc, log in reversed(self.extra):
+            stop_pid(proc.pid, timeout=20)
+            proc.wait(timeout=10)
+            log.close()
         for node in reversed(self.nodes):
             node.read_pids()
             for name in ("pacemaker-remoted", "pacemakerd", "corosync"):
                 pid = node.pids.get(name)
                 if pid:
-                    _stop_pid(pid, timeout=30)
+                    stop_pid(pid, timeout=30)
             if node.holder is not None:
-                _stop_pid(node.holder.pid, timeout=10)
+                stop_pid(node.holder.pid, timeout=10)
                 node.holder.wait(timeout=10)
             if node.log is not None:
                 node.log.close()
@@ -322,7 +359,8 @@ class Topology:
             run(["ip", "netns", "delete", netns], check=False)
 
 
-def _stop_pid(pid: int, timeout: float) -> None:
+def stop_pid(pid: int, timeout: float = 20) -> None:
+    """SIGTERM ``pid``, then SIGKILL it if it outlives ``timeout`` seconds."""
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:

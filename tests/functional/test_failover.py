@@ -57,8 +57,10 @@ class Stack:
         self.services = services
         self.topology = topology
         self.remotes: dict[str, pc.Node] = {}
+        self.bags: dict[str, dict] = {}  # what each pacemaker-remote unit published
         self.api = f"http://127.0.0.1:{ss.PORTS['masakari']}/v1"
         self.segments: dict[str, str] = {}
+        self.duplicate_payload: dict = {}  # the VM notification scenario 4 sends again
         self.servers: dict[str, list[str]] = {}
 
     def token(self) -> str:
@@ -156,11 +158,11 @@ def stack():
             )
             etc = state / f"root-{hostname}" / "etc" / "pacemaker"
             stack.remotes[hostname] = topology.start_remote_node(hostname, etc)
-            stack.remotes[hostname].bag = bag  # type: ignore[attr-defined]
+            stack.bags[hostname] = bag
         topology.wait_for_dc(cluster)
         cluster.exec(["crm", "configure", "property", "stonith-enabled=false"])
-        for node in stack.remotes.values():
-            topology.add_remote_like_hacluster(cluster, node.bag)  # type: ignore[attr-defined]
+        for bag in stack.bags.values():
+            topology.add_remote_like_hacluster(cluster, bag)
         for name in stack.remotes:
             ss.wait_until(lambda n=name: topology.remote_online(cluster, n), 90, f"{name} online")
 
@@ -190,7 +192,6 @@ def stack():
             },
         )
         shutil.copy(rendered, mon_conf_path)
-        stack.monitors_conf = rendered  # type: ignore[attr-defined]
         topology.spawn_in(
             monitor,
             "hostmonitor",
@@ -333,7 +334,7 @@ def test_instance_failure_stops_and_starts_the_instance(stack):
     ]
     assert "os-stop" in actions and "os-start" in actions, actions
     assert actions.index("os-stop") < actions.index("os-start")
-    stack.duplicate_payload = payload  # type: ignore[attr-defined]
+    stack.duplicate_payload = payload
 
 
 def test_duplicate_and_maintenance_notifications_are_refused(stack):

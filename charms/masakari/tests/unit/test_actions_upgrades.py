@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import masakari_workload as wl
 import ops
 import pytest
@@ -67,13 +69,7 @@ def test_origin_change_upgrades_on_config_changed(ctx, installed):
     installed.series = "noble"
     out = ctx.run(
         ctx.on.config_changed(),
-        testing.State(
-            leader=True,
-            config={"openstack-origin": "dalmatian"},
-            relations=out.relations,
-            networks=out.networks,
-            stored_states=out.stored_states,
-        ),
+        dataclasses.replace(out, config={"openstack-origin": "dalmatian"}),
     )
     assert installed.ran("add-apt-repository", "--yes", "--no-update", "cloud-archive:dalmatian")
     assert installed.ran("apt-get", "dist-upgrade")
@@ -88,13 +84,7 @@ def test_action_managed_upgrade_waits_for_the_action(ctx, installed):
     out = active(ctx, installed)
     installed.available.update({p: DALMATIAN for p in installed.installed if "masakari" in p})
     config = {"openstack-origin": "dalmatian", "action-managed-upgrade": True}
-    state = testing.State(
-        leader=True,
-        config=config,
-        relations=out.relations,
-        networks=out.networks,
-        stored_states=out.stored_states,
-    )
+    state = dataclasses.replace(out, config=config)
     out = ctx.run(ctx.on.config_changed(), state)
     assert not installed.ran("apt-get", "dist-upgrade")
     assert out.unit_status == ops.ActiveStatus(
@@ -137,13 +127,7 @@ def test_package_upgrade_reports_versions(ctx, installed):
 def test_package_upgrade_refused_while_a_release_upgrade_is_pending(ctx, installed):
     out = active(ctx, installed)
     config = {"openstack-origin": "dalmatian", "action-managed-upgrade": True}
-    state = testing.State(
-        leader=True,
-        config=config,
-        relations=out.relations,
-        networks=out.networks,
-        stored_states=out.stored_states,
-    )
+    state = dataclasses.replace(out, config=config)
     with pytest.raises(testing.ActionFailed, match="release upgrade is pending"):
         ctx.run(ctx.on.action("package-upgrade"), state)
 
@@ -151,13 +135,7 @@ def test_package_upgrade_refused_while_a_release_upgrade_is_pending(ctx, install
 def test_upgrade_failure_blocks(ctx, installed):
     out = active(ctx, installed)
     installed.failing["apt-get dist-upgrade"] = 100
-    state = testing.State(
-        leader=True,
-        config={"openstack-origin": "dalmatian"},
-        relations=out.relations,
-        networks=out.networks,
-        stored_states=out.stored_states,
-    )
+    state = dataclasses.replace(out, config={"openstack-origin": "dalmatian"})
     out = ctx.run(ctx.on.config_changed(), state)
     assert out.unit_status.name == "blocked"
     assert "Package operation failed" in out.unit_status.message

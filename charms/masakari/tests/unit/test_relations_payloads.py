@@ -140,14 +140,17 @@ def test_hostname_override_without_ha_is_used_directly(ctx, installed):
     assert data["region"] == "RegionTwo"
 
 
-def test_os_network_selects_the_address_in_that_network(ctx, installed):
-    nets = [
-        network("cluster", "10.5.0.50", "10.5.0.0/24"),
-        network("public", "192.168.1.50", "192.168.1.0/24", iface="eth1"),
-        network("internal", "10.5.0.50", "10.5.0.0/24"),
-        network("admin", "10.5.0.50", "10.5.0.0/24"),
-        network("shared-db", "10.5.0.50", "10.5.0.0/24"),
+def public_on_its_own_network():
+    """Bindings where only the public one is on a separate network (192.168.1.0/24)."""
+    same = [
+        network(n, "10.5.0.50", "10.5.0.0/24")
+        for n in ("cluster", "internal", "admin", "shared-db")
     ]
+    return [*same, network("public", "192.168.1.50", "192.168.1.0/24", iface="eth1")]
+
+
+def test_os_network_selects_the_address_in_that_network(ctx, installed):
+    nets = public_on_its_own_network()
     state = full_state(config={"os-internal-network": "192.168.1.0/24"}, app_data=synced())
     state = testing.State(**{**_kw(state), "networks": nets})
     out = ctx.run(ctx.on.config_changed(), state)
@@ -293,13 +296,7 @@ def test_haproxy_backends_include_every_peer(ctx, installed):
 
 
 def test_haproxy_backend_per_network_with_acl(ctx, installed):
-    nets = [
-        network("cluster", "10.5.0.50", "10.5.0.0/24"),
-        network("public", "192.168.1.50", "192.168.1.0/24", iface="eth1"),
-        network("internal", "10.5.0.50", "10.5.0.0/24"),
-        network("admin", "10.5.0.50", "10.5.0.0/24"),
-        network("shared-db", "10.5.0.50", "10.5.0.0/24"),
-    ]
+    nets = public_on_its_own_network()
     peers = {1: {"private-address": "10.5.0.51", "public-address": "192.168.1.51"}}
     state = full_state(config={"vip": VIP}, extra=[ha_relation()], peers=peers, app_data=synced())
     state = testing.State(**{**_kw(state), "networks": nets})

@@ -50,6 +50,7 @@ class Outcome:
     waiting: list[str] = dataclasses.field(default_factory=list)
     upgrade_available: str | None = None
     restarted: list[str] = dataclasses.field(default_factory=list)
+    release: str | None = None  # OpenStack release of the installed packages
 
 
 class MasakariCharm(ReconcilingCharm):
@@ -129,6 +130,7 @@ class MasakariCharm(ReconcilingCharm):
         version = wl.upstream_version(versions)
         if version:
             self.unit.set_workload_version(version)
+        outcome.release = release
         return True
 
     def _apply_origin(self, cfg: MasakariConfig) -> None:
@@ -206,9 +208,10 @@ class MasakariCharm(ReconcilingCharm):
     def _apply(self, cfg: MasakariConfig, outcome: Outcome) -> ops.StatusBase:
         bindings = read_bindings(self.model, BINDINGS)
         local = self._local_addresses(cfg, bindings, outcome)
-        tls_state = self._tls(cfg, bindings, local, outcome)
+        cert_requests = self._certificate_requests(cfg, bindings, local)
+        tls_state = self._tls(cfg, cert_requests, outcome)
         tls_ready = tls_state if isinstance(tls_state, tls.TlsMaterial) else None
-        self._publish(cfg, bindings, local, tls_ready)
+        self._publish(cfg, bindings, local, tls_ready, cert_requests)
 
         ready = self._read_relations(outcome)
         if ready is not None and tls_state is not False:
@@ -224,6 +227,7 @@ class MasakariCharm(ReconcilingCharm):
         bindings: dict[str, Binding],
         local: dict[str, str],
         tls_ready: tls.TlsMaterial | None,
+        cert_requests: dict[str, list[str]],
     ) -> None:
         unit = self.unit
         if rel := self.model.get_relation("shared-db"):
@@ -241,7 +245,7 @@ class MasakariCharm(ReconcilingCharm):
         if rel := self.model.get_relation("cluster"):
             rel.data[unit].update({f"{ep}-address": addr for ep, addr in local.items()})
         if rel := self.model.get_relation("certificates"):
-            tls.request_certificates(rel, unit, self._certificate_requests(cfg, bindings, local))
+            tls.request_certificates(rel, unit, cert_requests)
         if rel := self._ha_relation():
             settings = hacluster.HaSettings(
                 service=wl.SERVICE,
@@ -268,11 +272,7 @@ class MasakariCharm(ReconcilingCharm):
         return requests
 
     def _tls(
-        self,
-        cfg: MasakariConfig,
-        bindings: dict[str, Binding],
-        local: dict[str, str],
-        outcome: Outcome,
+        self, cfg: MasakariConfig, cert_requests: dict[str, list[str]], outcome: Outcome
     ) -> tls.TlsMaterial | None | bool:
         """TLS material; None when TLS is not used; False while it is expected but missing."""
         static = tls.read_static(cfg.ssl_cert, cfg.ssl_key, cfg.ssl_ca, self.host.fqdn())
@@ -281,8 +281,7 @@ class MasakariCharm(ReconcilingCharm):
         rel = self.model.get_relation("certificates")
         if rel is None:
             return None
-        names = list(self._certificate_requests(cfg, bindings, local))
-        state = tls.read_certificates(rel, self.unit.name, names)
+        state = tls.read_certificates(rel, self.unit.name, list(cert_requests))
         if isinstance(state, relations.NotReady):
             outcome.waiting.append(state.reason)
             return False
@@ -383,7 +382,7 @@ class MasakariCharm(ReconcilingCharm):
 
     def _database_synced(self, outcome: Outcome) -> bool:
         """Run the leader's db sync once per release; True when the schema is current."""
-        _, release = self._installed_release()
+        release = outcome.release
         peers = self.model.get_relation("cluster")
         if peers is None or release is None:
             outcome.waiting.append("waiting for the peer relation")
@@ -468,7 +467,8 @@ class MasakariCharm(ReconcilingCharm):
             down = services.not_running(self.host, wl.SERVICES)
             if down:
                 return ops.BlockedStatus(f"Services not running: {join_names(down)}")
-            closed = [p for p in wl.listening_ports(tls_on) if p not in self._listening(outcome)]
+            listening = self._listening(outcome, tls_on)
+            closed = [p for p in wl.listening_ports(tls_on) if p not in listening]
             if closed:
                 return ops.BlockedStatus(f"Ports not listening: {join_names(map(str, closed))}")
             return None
@@ -482,11 +482,11 @@ class MasakariCharm(ReconcilingCharm):
             )
         return ops.ActiveStatus("Unit is ready")
 
-    def _listening(self, outcome: Outcome) -> set[int]:
+    def _listening(self, outcome: Outcome, tls_on: bool) -> set[int]:
         ports = self.host.listening_tcp_ports()
         # Services restarted in this hook may need a moment to bind their ports.
         attempts = 10 if outcome.restarted else 0
-        while attempts and not set(wl.listening_ports(False)) <= ports:
+        while attempts and not set(wl.listening_ports(tls_on)) <= ports:
             time.sleep(1)
             attempts -= 1
             ports = self.host.listening_tcp_ports()

@@ -14,7 +14,7 @@ import logging
 import monitors_workload as wl
 import ops
 from monitors_config import MONITORS, ConfigError, MonitorsConfig, load_config
-from openstack_charm_lib import actions, apt, relations, services
+from openstack_charm_lib import actions, apt, hypervisors, relations, services
 from openstack_charm_lib.charm_base import ReconcilingCharm
 from openstack_charm_lib.host import CommandError
 from openstack_charm_lib.rendering import apply_files
@@ -23,6 +23,7 @@ from openstack_charm_lib.status import join_names
 logger = logging.getLogger(__name__)
 
 CREDENTIALS = "identity-credentials"
+REGISTRATION = "registration"
 ALL_MONITORS = tuple(MONITORS.values())
 
 
@@ -34,7 +35,7 @@ class MasakariMonitorsCharm(ReconcilingCharm):
         self._stored.set_default(sources_updated=False, pending_restarts=[])
         events = [self.on.install, self.on.upgrade_charm, self.on.config_changed]
         events.append(self.on.update_status)
-        for rel in (self.on[CREDENTIALS], self.on["container"]):
+        for rel in (self.on[CREDENTIALS], self.on["container"], self.on[REGISTRATION]):
             events += [rel.relation_joined, rel.relation_changed, rel.relation_broken]
         self.observe_reconcile(events)
 
@@ -63,6 +64,12 @@ class MasakariMonitorsCharm(ReconcilingCharm):
         for monitor in disabled:
             services.ensure_stopped(self.host, monitor)
 
+        hostname = config.hostname or self.host.fqdn()
+        nova = wl.nova_host(self.host.read_text(wl.NOVA_CONF), self.host.hostname())
+        consistent = nova is None or nova == hostname
+        # Only a name nova has confirmed is worth registering: masakari refuses others.
+        self._publish_registration(config, hostname if nova == hostname else None)
+
         relation = self.model.get_relation(CREDENTIALS)
         if relation is None:
             self._stop(config.monitors)
@@ -73,9 +80,7 @@ class MasakariMonitorsCharm(ReconcilingCharm):
             self._stop(config.monitors)
             return ops.WaitingStatus(state.reason)
 
-        hostname = config.hostname or self.host.fqdn()
-        nova = wl.nova_host(self.host.read_text(wl.NOVA_CONF), self.host.hostname())
-        if nova is not None and nova != hostname:
+        if not consistent:
             self._stop(config.monitors)
             return ops.BlockedStatus(
                 f"hostname {hostname!r} differs from nova-compute's host {nova!r}: set this "
@@ -107,6 +112,14 @@ class MasakariMonitorsCharm(ReconcilingCharm):
             m.removeprefix("masakari-").removesuffix("-monitor") for m in config.monitors
         )
         return ops.ActiveStatus(f"Unit is ready (monitors: {names}; reporting as {hostname})")
+
+    def _publish_registration(self, config: MonitorsConfig, hostname: str | None) -> None:
+        """Tell masakari how to register this hypervisor; None withdraws it."""
+        hypervisor = (
+            hypervisors.Hypervisor(hostname, config.segment, config.reserved) if hostname else None
+        )
+        for relation in self.model.relations[REGISTRATION]:
+            hypervisors.publish(relation, self.unit, hypervisor)
 
     def _stop(self, monitors: tuple[str, ...]) -> None:
         """Keep monitors stopped until their configuration is complete and consistent."""

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 import yaml
 from openstack_charm_lib.config_flags import ConfigFlagsError, parse_config_flags
+from openstack_charm_lib.hypervisors import valid_segment_name
 from openstack_charm_lib.network import is_hostname
 
 
@@ -84,6 +85,8 @@ class MonitorsConfig:
     tunables: dict[str, dict[str, str]]  # section -> key -> rendered value
     process_list: list[dict]
     config_flags: dict[str, dict[str, str]]
+    segment: str = "default"  # failover segment masakari registers this hypervisor in
+    reserved: bool = False
 
     @property
     def host_monitor(self) -> bool:
@@ -105,6 +108,12 @@ def load_config(options: Mapping[str, object]) -> MonitorsConfig:
     hostname = str(options.get("hostname") or "").strip()
     if hostname and not is_hostname(hostname):
         problems.append(f"hostname {hostname!r} is not a valid host name")
+    segment = str(options.get("segment-name") or "").strip()
+    if not valid_segment_name(segment):
+        problems.append(
+            f"segment-name {segment!r} must be 1-255 printable characters without leading "
+            "or trailing blanks"
+        )
     region = str(options.get("region") or "").strip()
     if not region or " " in region:
         problems.append(f"region {region!r} must be a non-empty name without spaces")
@@ -139,6 +148,8 @@ def load_config(options: Mapping[str, object]) -> MonitorsConfig:
         tunables=tunables,
         process_list=process_list,
         config_flags=flags,
+        segment=segment,
+        reserved=bool(options.get("reserved-host")),
     )
 
 

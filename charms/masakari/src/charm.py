@@ -5,7 +5,11 @@ Every event runs :meth:`MasakariCharm._reconcile`, which recomputes the desired 
 from config and relation data, publishes this unit's side of each relation, writes
 only the files whose content changed, restarts only the services whose inputs
 changed, and sets one status. Actions: pause, resume, restart-services,
-openstack-upgrade, package-upgrade.
+openstack-upgrade, package-upgrade, and the segment/host actions (list-segments,
+create-segment, add-host, remove-host, set-host-maintenance, list-notifications).
+
+On the leader, the pass also registers the hypervisors related on ``hosts`` in
+masakari (see :mod:`registration`).
 """
 
 from __future__ import annotations
@@ -18,8 +22,11 @@ import time
 
 import masakari_workload as wl
 import ops
+import registration
+import segment_actions
+from masakari_api import ApiError, Credentials, MasakariApi
 from masakari_config import ConfigError, MasakariConfig, load_config
-from openstack_charm_lib import actions, apt, hacluster, relations, services, tls
+from openstack_charm_lib import actions, apt, hacluster, hypervisors, relations, services, tls
 from openstack_charm_lib.charm_base import ReconcilingCharm
 from openstack_charm_lib.host import CommandError
 from openstack_charm_lib.network import (
@@ -40,6 +47,7 @@ logger = logging.getLogger(__name__)
 REQUIRED_RELATIONS = ("shared-db", "amqp", "identity-service")
 BINDINGS = ("cluster", *ENDPOINT_TYPES, "shared-db")
 DB_SYNC_KEY = "db-synced-release"
+REGISTERED_KEY = "registered-hosts"  # peer app data: what automatic registration manages
 
 
 @dataclasses.dataclass
@@ -51,6 +59,8 @@ class Outcome:
     upgrade_available: str | None = None
     restarted: list[str] = dataclasses.field(default_factory=list)
     release: str | None = None  # OpenStack release of the installed packages
+    synced: bool = False  # the database schema matches the release
+    registered: str = ""  # summary of automatic registration, for the active status
 
 
 class MasakariCharm(ReconcilingCharm):
@@ -63,7 +73,7 @@ class MasakariCharm(ReconcilingCharm):
         on = self.on
         events = [on.install, on.upgrade_charm, on.config_changed, on.start]
         events += [on.update_status, on.leader_elected]
-        for endpoint in (*REQUIRED_RELATIONS, "certificates", "ha", "cluster"):
+        for endpoint in (*REQUIRED_RELATIONS, "certificates", "ha", "cluster", "hosts"):
             rel = on[endpoint]
             events += [
                 rel.relation_joined,
@@ -74,15 +84,34 @@ class MasakariCharm(ReconcilingCharm):
         self.observe_reconcile(events)
         framework.observe(on.openstack_upgrade_action, self._on_openstack_upgrade)
         framework.observe(on.package_upgrade_action, self._on_package_upgrade)
+        for action in (
+            on.list_segments_action,
+            on.create_segment_action,
+            on.add_host_action,
+            on.remove_host_action,
+            on.set_host_maintenance_action,
+            on.list_notifications_action,
+        ):
+            framework.observe(action, self._on_segment_action)
 
     def pausable_services(self) -> tuple[str, ...]:
         """haproxy, apache2, masakari-engine and memcached."""
         return wl.SERVICES
 
-    def _converge(self) -> ops.StatusBase:
-        series = self.host.os_release().get("VERSION_CODENAME", "")
+    def _load_config(self) -> MasakariConfig:
+        return load_config(self.config, self.host.os_release().get("VERSION_CODENAME", ""))
+
+    def _action_config(self, event: ops.ActionEvent) -> MasakariConfig | None:
+        """The validated config, or None after failing ``event`` with the problems."""
         try:
-            cfg = load_config(self.config, series)
+            return self._load_config()
+        except ConfigError as exc:
+            event.fail(f"Invalid config: {exc}")
+            return None
+
+    def _converge(self) -> ops.StatusBase:
+        try:
+            cfg = self._load_config()
         except ConfigError as exc:
             return ops.BlockedStatus(f"Invalid config: {exc}")
         outcome = Outcome()
@@ -216,6 +245,8 @@ class MasakariCharm(ReconcilingCharm):
         ready = self._read_relations(outcome)
         if ready is not None and tls_state is not False:
             self._apply_workload(cfg, bindings, local, tls_ready, ready, outcome)
+            if outcome.synced and self.unit.is_leader() and not self.paused:
+                self._register_hosts(cfg, ready[2], outcome)
         elif not self.paused:
             services.ensure_stopped(self.host, "masakari-engine")
         self._ensure_site_hygiene(tls_ready is not None and ready is not None, outcome)
@@ -370,7 +401,7 @@ class MasakariCharm(ReconcilingCharm):
         # they can: the files will not change again to trigger them.
         pending = {*self._stored.pending_restarts, *applied.restarts}
         outcome.restarted = [s for s in wl.SERVICES if s in pending]
-        synced = self._database_synced(outcome)
+        synced = outcome.synced = self._database_synced(outcome)
         if not synced:
             services.ensure_stopped(self.host, "masakari-engine")
         if not self.paused:
@@ -430,6 +461,93 @@ class MasakariCharm(ReconcilingCharm):
                 services.restart(self.host, "apache2")
                 outcome.restarted.append("apache2")
 
+    # -- automatic registration --------------------------------------------------------
+    def _masakari_api(self, cfg: MasakariConfig, keystone: relations.Keystone) -> MasakariApi:
+        """A client of the Masakari API as the charm's keystone service user."""
+        credentials = Credentials(
+            keystone_url=keystone.url("auth"),
+            username=keystone.username,
+            password=keystone.password,
+            user_domain=keystone.domain,
+            project=keystone.project,
+            project_domain=keystone.domain,
+            region=cfg.region,
+            interface="internal" if cfg.use_internal_endpoints else "public",
+        )
+        return MasakariApi(credentials, page_size=cfg.api_page_size)
+
+    def _desired_hosts(self) -> hypervisors.Desired:
+        return hypervisors.read(self.model.relations["hosts"])
+
+    def _managed(self) -> registration.Managed:
+        peers = self.model.get_relation("cluster")
+        return registration.Managed.loads(
+            peers.data[self.app].get(REGISTERED_KEY) if peers else None
+        )
+
+    def _register_hosts(
+        self, cfg: MasakariConfig, keystone: relations.Keystone, outcome: Outcome
+    ) -> None:
+        """Bring masakari's segments and hosts to what the related hypervisors ask."""
+        peers = self.model.get_relation("cluster")
+        if not cfg.auto_register_hosts or peers is None:
+            return
+        managed = self._managed()
+        desired = self._desired_hosts()
+        if not desired.hosts and not managed.hosts and not managed.segments:
+            outcome.blocked.extend(f"hosts relation: {p}" for p in desired.problems)
+            return
+        settings = registration.Settings(cfg.recovery_method, cfg.service_type)
+        api = self._masakari_api(cfg, keystone)
+        try:
+            report = registration.reconcile(api, desired.hosts, managed, settings)
+        except ApiError as exc:
+            outcome.waiting.append(f"host registration: {exc}; retrying on the next hook")
+            return
+        if report.managed != managed:
+            peers.data[self.app][REGISTERED_KEY] = report.managed.dumps()
+        if report.done:
+            logger.info("host registration: %s", "; ".join(report.done))
+        logger.debug("host registration calls: %s", dict(api.calls))
+        problems = [f"hosts relation: {p}" for p in desired.problems] + report.blocked
+        outcome.blocked.extend(_summarise("host registration", problems))
+        outcome.waiting.extend(_summarise("host registration", report.retry, " (retrying)"))
+        outcome.registered = f"; {report.hosts} hosts registered in {report.segments} segments"
+
+    def _on_segment_action(self, event: ops.ActionEvent) -> None:
+        cfg = self._action_config(event)
+        if cfg is None:
+            return
+        rel = self.model.get_relation("identity-service")
+        keystone = relations.read_keystone(rel) if rel else None
+        if not isinstance(keystone, relations.Ready):
+            event.fail("Needs the identity-service relation with keystone's credentials")
+            return
+        api = self._masakari_api(cfg, keystone.info)
+        params = event.params
+        name = event.handle.kind.removesuffix("_action")
+        try:
+            if name == "list_segments":
+                results = segment_actions.list_segments(api, self._managed())
+            elif name == "create_segment":
+                results = segment_actions.create_segment(
+                    api, params, cfg.recovery_method, cfg.service_type
+                )
+            elif name == "add_host":
+                results = segment_actions.add_host(api, params, cfg.service_type)
+            elif name == "remove_host":
+                results = segment_actions.remove_host(
+                    api, params, self._desired_hosts().hosts, cfg.auto_register_hosts
+                )
+            elif name == "set_host_maintenance":
+                results = segment_actions.set_host_maintenance(api, params)
+            else:
+                results = segment_actions.list_notifications(api, params)
+        except (ApiError, actions.ActionRefusedError) as exc:
+            event.fail(str(exc))
+            return
+        event.set_results(results)
+
     # -- status -----------------------------------------------------------------------
     def _status(self, cfg: MasakariConfig, outcome: Outcome, tls_on: bool) -> ops.StatusBase:
         peers = self.model.get_relation("cluster")
@@ -480,7 +598,7 @@ class MasakariCharm(ReconcilingCharm):
             return ops.ActiveStatus(
                 f"Unit is ready (run openstack-upgrade for {outcome.upgrade_available})"
             )
-        return ops.ActiveStatus("Unit is ready")
+        return ops.ActiveStatus(f"Unit is ready{outcome.registered}")
 
     def _listening(self, outcome: Outcome, tls_on: bool) -> set[int]:
         ports = self.host.listening_tcp_ports()
@@ -494,11 +612,8 @@ class MasakariCharm(ReconcilingCharm):
 
     # -- actions ------------------------------------------------------------------------
     def _on_openstack_upgrade(self, event: ops.ActionEvent) -> None:
-        series = self.host.os_release().get("VERSION_CODENAME", "")
-        try:
-            cfg = load_config(self.config, series)
-        except ConfigError as exc:
-            event.fail(f"Invalid config: {exc}")
+        cfg = self._action_config(event)
+        if cfg is None:
             return
         if not cfg.action_managed_upgrade:
             event.fail(
@@ -523,11 +638,8 @@ class MasakariCharm(ReconcilingCharm):
         event.set_results({"outcome": summary, "status": self.unit.status.message})
 
     def _on_package_upgrade(self, event: ops.ActionEvent) -> None:
-        series = self.host.os_release().get("VERSION_CODENAME", "")
-        try:
-            cfg = load_config(self.config, series)
-        except ConfigError as exc:
-            event.fail(f"Invalid config: {exc}")
+        cfg = self._action_config(event)
+        if cfg is None:
             return
         if self._stored.applied_origin != cfg.origin.value:
             event.fail("A release upgrade is pending: run openstack-upgrade first")
@@ -545,6 +657,16 @@ class MasakariCharm(ReconcilingCharm):
         ]
         self._reconcile()
         event.set_results({"upgraded": "; ".join(changed) or "everything was up to date"})
+
+
+def _summarise(topic: str, problems: list[str], suffix: str = "") -> list[str]:
+    """At most one status entry: the first problem and how many more there are."""
+    if not problems:
+        return []
+    more = f" (+{len(problems) - 1} more, see juju debug-log)" if len(problems) > 1 else ""
+    for problem in problems:
+        logger.warning("%s: %s", topic, problem)
+    return [f"{topic}: {problems[0]}{more}{suffix}"]
 
 
 def _vip_for(address: str, vips: tuple[str, ...], bindings: dict[str, Binding]) -> str:

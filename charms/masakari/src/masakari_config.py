@@ -19,6 +19,8 @@ from openstack_charm_lib.relations import NotReady
 from openstack_charm_lib.releases import Origin, OriginError, parse_origin
 
 _TOOZ_URL = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$")
+RECOVERY_METHODS = ("auto", "reserved_host", "auto_priority", "rh_priority")
+DEFAULT_PAGE_SIZE = 1000  # masakari's own osapi_max_limit default
 _HAPROXY_TIMEOUTS = {"server": 90000, "client": 90000, "queue": 9000, "connect": 9000}
 
 
@@ -48,6 +50,15 @@ class MasakariConfig:
     ssl_cert: str
     ssl_key: str
     ssl_ca: str
+    auto_register_hosts: bool = True
+    recovery_method: str = "auto"
+    service_type: str = "COMPUTE"
+
+    @property
+    def api_page_size(self) -> int:
+        """Items per list page masakari-api returns ([DEFAULT] osapi_max_limit)."""
+        value = self.config_flags.get("DEFAULT", {}).get("osapi_max_limit", "")
+        return int(value) if value.isdigit() and int(value) > 0 else DEFAULT_PAGE_SIZE
 
     @property
     def wants_ha(self) -> bool:
@@ -158,6 +169,16 @@ def load_config(options: Mapping[str, object], series: str) -> MasakariConfig:
     if isinstance(static, NotReady):
         problems.append(static.reason)
 
+    recovery_method = text("default-recovery-method") or "auto"
+    if recovery_method not in RECOVERY_METHODS:
+        problems.append(
+            f"default-recovery-method {recovery_method!r} must be one of "
+            + ", ".join(RECOVERY_METHODS)
+        )
+    service_type = text("service-type") or "COMPUTE"
+    if len(service_type) > 255 or not service_type.isprintable():
+        problems.append("service-type must be printable text of at most 255 characters")
+
     timeouts = {
         kind: positive_int(f"haproxy-{kind}-timeout", default)
         for kind, default in _HAPROXY_TIMEOUTS.items()
@@ -182,6 +203,9 @@ def load_config(options: Mapping[str, object], series: str) -> MasakariConfig:
         vip_iface=vip_iface,
         vip_cidr=vip_cidr,
         dns_ha=dns_ha,
+        auto_register_hosts=bool(options.get("auto-register-hosts", True)),
+        recovery_method=recovery_method,
+        service_type=service_type,
         **ssl,
     )
     if problems:

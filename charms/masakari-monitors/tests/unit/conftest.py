@@ -74,8 +74,8 @@ def keystone(data=None) -> testing.Relation:
     )
 
 
-def state(*, config=None, with_keystone=True, keystone_data=None) -> testing.State:
+def state(*, config=None, with_keystone=True, keystone_data=None, extra=()) -> testing.State:
     rels = [testing.SubordinateRelation("container", remote_app_name="nova-compute")]
     if with_keystone:
         rels.append(keystone(keystone_data))
-    return testing.State(config=config or {}, relations=rels)
+    return testing.State(config=config or {}, relations=[*rels, *extra])

@@ -1,0 +1,261 @@
+"""A small client of the Masakari API, authenticated as the charm's keystone service user.
+
+It finds the API in the keystone catalog (service type ``instance-ha``), pages through
+lists with ``marker`` the way masakari's ``osapi_max_limit`` requires, and counts the
+calls it makes (the registration report and the benchmarks print them). Every failure,
+HTTP or network, is an :class:`ApiError` with a message fit for a status line; the
+password and the token never appear in one.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import json
+import ssl
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping
+from typing import Any
+
+SERVICE_TYPE = "instance-ha"
+TIMEOUT = 20  # seconds per request; a hook must not hang on a dead endpoint
+
+
+class ApiError(Exception):
+    """A call failed; ``status`` is the HTTP status, or None when nothing answered."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclasses.dataclass(frozen=True)
+class Credentials:
+    """Who the charm is in keystone and where keystone is."""
+
+    keystone_url: str  # ends before /v3
+    username: str
+    password: str = dataclasses.field(repr=False)
+    user_domain: str
+    project: str
+    project_domain: str
+    region: str
+    interface: str  # public, internal or admin
+
+
+# (method, url, headers, body) -> (status, body); raises ApiError when nothing answered.
+Transport = Callable[
+    [str, str, Mapping[str, str], bytes | None], tuple[int, Mapping[str, str], bytes]
+]
+
+
+def urllib_transport(
+    method: str, url: str, headers: Mapping[str, str], body: bytes | None
+) -> tuple[int, Mapping[str, str], bytes]:
+    """HTTP(S) with the system's CA store, where the charm installs vault's CA."""
+    request = urllib.request.Request(url, body, dict(headers), method=method)
+    context = ssl.create_default_context() if url.startswith("https") else None
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT, context=context) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers or {}), err.read()
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        host = urllib.parse.urlsplit(url).netloc
+        raise ApiError(f"{host} did not answer ({reason})") from None
+
+
+def _error_message(status: int, raw: bytes) -> str:
+    """Masakari and keystone wrap errors as {"<kind>": {"message": ...}}."""
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return f"HTTP {status}"
+    if isinstance(body, dict):
+        for value in body.values():
+            if isinstance(value, dict) and value.get("message"):
+                return f"HTTP {status}: {value['message']}"
+    return f"HTTP {status}"
+
+
+class MasakariApi:
+    """Segments, hosts and notifications of one Masakari deployment."""
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        *,
+        page_size: int = 1000,
+        transport: Transport = urllib_transport,
+    ):
+        self._credentials = credentials
+        self._page_size = page_size
+        self._transport = transport
+        self._token: str | None = None
+        self._endpoint: str | None = None
+        self.calls: collections.Counter[str] = collections.Counter()
+
+    @property
+    def writes(self) -> int:
+        """Calls that changed something."""
+        return sum(n for k, n in self.calls.items() if not k.startswith(("GET", "token")))
+
+    # -- transport --------------------------------------------------------------------
+    def _authenticate(self) -> None:
+        creds = self._credentials
+        body = {
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {
+                        "user": {
+                            "name": creds.username,
+                            "domain": {"name": creds.user_domain},
+                            "password": creds.password,
+                        }
+                    },
+                },
+                "scope": {
+                    "project": {"name": creds.project, "domain": {"name": creds.project_domain}}
+                },
+            }
+        }
+        self.calls["token"] += 1
+        status, headers, raw = self._transport(
+            "POST",
+            f"{creds.keystone_url}/v3/auth/tokens",
+            {"Content-Type": "application/json"},
+            json.dumps(body).encode(),
+        )
+        if status != 201:
+            raise ApiError(
+                f"keystone refused the service credentials ({_error_message(status, raw)})", status
+            )
+        token = {k.lower(): v for k, v in headers.items()}.get("x-subject-token")
+        if not token:
+            raise ApiError("keystone issued no token", status)
+        self._token = token
+        self._endpoint = _find_endpoint(json.loads(raw), creds.region, creds.interface)
+
+    def request(self, method: str, path: str, body: dict | None = None, kind: str = "") -> Any:
+        """``method`` on ``path`` (below the versioned endpoint); the decoded answer."""
+        if self._token is None:
+            self._authenticate()
+        assert self._token is not None and self._endpoint is not None
+        self.calls[f"{method} {kind or path.split('?')[0]}"] += 1
+        status, _, raw = self._transport(
+            method,
+            f"{self._endpoint}{path}",
+            {"Content-Type": "application/json", "X-Auth-Token": self._token},
+            None if body is None else json.dumps(body).encode(),
+        )
+        if status >= 400:
+            raise ApiError(f"{method} {path.split('?')[0]}: {_error_message(status, raw)}", status)
+        return json.loads(raw) if raw else {}
+
+    def _list(
+        self, path: str, key: str, kind: str, params: Mapping[str, str] | None = None
+    ) -> list[dict]:
+        """Every item, following markers: a page as long as the server's cap may have more."""
+        items: list[dict] = []
+        query = dict(params or {}, limit=str(self._page_size))
+        while True:
+            page = self.request("GET", f"{path}?{urllib.parse.urlencode(query)}", kind=kind)[key]
+            items.extend(page)
+            if len(page) < self._page_size:
+                return items
+            query["marker"] = str(page[-1]["id"])  # masakari's markers are database ids
+
+    # -- segments -----------------------------------------------------------------------
+    def segments(self) -> list[dict]:
+        """Every failover segment."""
+        return self._list("/segments", "segments", "/segments")
+
+    def create_segment(
+        self, name: str, recovery_method: str, service_type: str, description: str = ""
+    ) -> dict:
+        """A new segment."""
+        segment = {"name": name, "recovery_method": recovery_method, "service_type": service_type}
+        if description:
+            segment["description"] = description
+        return self.request("POST", "/segments", {"segment": segment})["segment"]
+
+    def update_segment(self, uuid: str, **fields: str) -> dict:
+        """Change a segment's ``fields``."""
+        return self.request(
+            "PUT", f"/segments/{uuid}", {"segment": fields}, kind="/segments/{id}"
+        )["segment"]
+
+    def delete_segment(self, uuid: str) -> None:
+        """Delete an empty segment."""
+        self.request("DELETE", f"/segments/{uuid}", kind="/segments/{id}")
+
+    # -- hosts ------------------------------------------------------------------------------
+    def hosts(self, segment_uuid: str) -> list[dict]:
+        """Every host of a segment."""
+        return self._list(f"/segments/{segment_uuid}/hosts", "hosts", "/segments/{id}/hosts")
+
+    def add_host(
+        self,
+        segment_uuid: str,
+        name: str,
+        service_type: str,
+        reserved: bool,
+        control_attributes: str,
+    ) -> dict:
+        """Register host ``name`` in a segment."""
+        host = {
+            "name": name,
+            "type": service_type,
+            "control_attributes": control_attributes,
+            "reserved": reserved,
+        }
+        return self.request(
+            "POST", f"/segments/{segment_uuid}/hosts", {"host": host}, kind="/segments/{id}/hosts"
+        )["host"]
+
+    def update_host(self, segment_uuid: str, host_uuid: str, **fields: object) -> dict:
+        """Change a host's ``fields`` (reserved, on_maintenance)."""
+        return self.request(
+            "PUT",
+            f"/segments/{segment_uuid}/hosts/{host_uuid}",
+            {"host": fields},
+            kind="/segments/{id}/hosts/{id}",
+        )["host"]
+
+    def remove_host(self, segment_uuid: str, host_uuid: str) -> None:
+        """Unregister a host."""
+        self.request(
+            "DELETE",
+            f"/segments/{segment_uuid}/hosts/{host_uuid}",
+            kind="/segments/{id}/hosts/{id}",
+        )
+
+    # -- notifications ------------------------------------------------------------------
+    def notifications(self, **filters: str) -> list[dict]:
+        """Every notification matching ``filters`` (status, source_host_uuid, type)."""
+        return self._list("/notifications", "notifications", "/notifications", filters)
+
+    def recent_notifications(self, limit: int, **filters: str) -> list[dict]:
+        """At most ``limit`` notifications matching ``filters``, newest first."""
+        query = dict(filters, limit=str(min(limit, self._page_size)))
+        query.update(sort_key="created_at", sort_dir="desc")
+        path = f"/notifications?{urllib.parse.urlencode(query)}"
+        return self.request("GET", path, kind="/notifications")["notifications"]
+
+
+def _find_endpoint(token_body: Mapping[str, Any], region: str, interface: str) -> str:
+    """The Masakari endpoint of ``interface`` in ``region`` from a token's catalog."""
+    for service in token_body.get("token", {}).get("catalog", []):
+        if service.get("type") != SERVICE_TYPE:
+            continue
+        for endpoint in service.get("endpoints", []):
+            if endpoint.get("interface") == interface and region in (
+                endpoint.get("region_id"),
+                endpoint.get("region"),
+            ):
+                return str(endpoint["url"]).rstrip("/")
+    raise ApiError(f"keystone's catalog has no {interface} {SERVICE_TYPE} endpoint in {region}")

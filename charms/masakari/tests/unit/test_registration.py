@@ -1,0 +1,255 @@
+"""The registration reconciler's decisions, against an in-memory Masakari API."""
+
+from __future__ import annotations
+
+import pytest
+from fake_masakari_api import KEYSTONE, FakeMasakari
+from masakari_api import ApiError, Credentials, MasakariApi
+from openstack_charm_lib.hypervisors import Hypervisor
+from registration import Managed, Settings, reconcile
+
+AUTO = Settings("auto", "COMPUTE")
+
+
+def client(fake: FakeMasakari, page_size: int = 1000) -> MasakariApi:
+    creds = Credentials(
+        keystone_url=KEYSTONE,
+        username="masakari",
+        password="ks-secret-pw",
+        user_domain="service_domain",
+        project="services",
+        project_domain="service_domain",
+        region="RegionOne",
+        interface="public",
+    )
+    return MasakariApi(creds, page_size=page_size, transport=fake)
+
+
+def wanted(*hosts: tuple[str, str, bool]) -> dict[str, Hypervisor]:
+    return {name: Hypervisor(name, segment, reserved) for name, segment, reserved in hosts}
+
+
+RACK = wanted(
+    ("compute-1", "rack-a", False), ("compute-2", "rack-a", False), ("spare-1", "rack-a", True)
+)
+
+
+def test_first_pass_creates_segments_and_hosts_and_records_them():
+    fake = FakeMasakari()
+    report = reconcile(client(fake), RACK, Managed(), AUTO)
+    members = fake.members("rack-a")
+    assert set(members) == {"compute-1", "compute-2", "spare-1"}
+    assert members["spare-1"]["reserved"] is True
+    assert members["compute-1"]["reserved"] is False
+    assert members["compute-1"]["type"] == "COMPUTE"
+    assert fake.segment_named("rack-a")["recovery_method"] == "auto"
+    assert report.managed == Managed({"rack-a"}, dict.fromkeys(RACK, "rack-a"))
+    assert (report.hosts, report.segments) == (3, 1)
+    assert not report.blocked and not report.retry
+    assert "created segment rack-a (auto)" in report.done
+
+
+def test_a_pass_with_nothing_to_do_lists_once_per_segment_and_writes_nothing():
+    fake = FakeMasakari()
+    hosts = {**RACK, **wanted(("compute-9", "rack-b", False))}
+    managed = reconcile(client(fake), hosts, Managed(), AUTO).managed
+    fake.calls.clear()
+    api = client(fake)
+    report = reconcile(api, hosts, managed, AUTO)
+    assert report.managed == managed and not report.done
+    assert fake.writes() == []
+    assert dict(api.calls) == {"token": 1, "GET /segments": 1, "GET /segments/{id}/hosts": 2}
+    assert api.writes == 0
+
+
+def test_lists_follow_markers_when_a_page_is_full():
+    fake = FakeMasakari(max_limit=3)
+    hosts = wanted(*((f"compute-{i}", "big", False) for i in range(7)))
+    managed = reconcile(client(fake, page_size=3), hosts, Managed(), AUTO).managed
+    assert len(fake.members("big")) == 7
+    api = client(fake, page_size=3)
+    report = reconcile(api, hosts, managed, AUTO)
+    assert not report.done and api.writes == 0
+    assert api.calls["GET /segments/{id}/hosts"] == 3  # 3 + 3 + 1
+
+
+def test_reserved_flag_follows_the_unit():
+    fake = FakeMasakari()
+    managed = reconcile(client(fake), RACK, Managed(), AUTO).managed
+    flipped = {**RACK, "spare-1": Hypervisor("spare-1", "rack-a", False)}
+    report = reconcile(client(fake), flipped, managed, AUTO)
+    assert fake.members("rack-a")["spare-1"]["reserved"] is False
+    assert report.done == ["set reserved=false on spare-1"]
+
+
+def test_departed_units_hosts_are_removed_and_an_empty_own_segment_deleted():
+    fake = FakeMasakari()
+    managed = reconcile(client(fake), RACK, Managed(), AUTO).managed
+    remaining = {"compute-1": RACK["compute-1"]}
+    report = reconcile(client(fake), remaining, managed, AUTO)
+    assert set(fake.members("rack-a")) == {"compute-1"}
+    assert report.managed.hosts == {"compute-1": "rack-a"}
+    report = reconcile(client(fake), {}, report.managed, AUTO)
+    assert fake.segment_named("rack-a") is None
+    assert report.managed == Managed()
+    assert report.done == ["removed compute-1 from rack-a", "deleted empty segment rack-a"]
+
+
+def test_a_departed_host_on_maintenance_stays_until_it_is_off_maintenance():
+    fake = FakeMasakari()
+    managed = reconcile(client(fake), RACK, Managed(), AUTO).managed
+    fake.members("rack-a")["compute-2"]["on_maintenance"] = True
+    gone = {k: v for k, v in RACK.items() if k != "compute-2"}
+    report = reconcile(client(fake), gone, managed, AUTO)
+    assert "compute-2" in fake.members("rack-a")
+    assert report.managed.hosts["compute-2"] == "rack-a"
+    assert report.retry == [
+        "not removing compute-2 from rack-a: it is on maintenance "
+        "(set-host-maintenance off, or remove-host, when done)"
+    ]
+    fake.members("rack-a")["compute-2"]["on_maintenance"] = False
+    report = reconcile(client(fake), gone, report.managed, AUTO)
+    assert "compute-2" not in fake.members("rack-a") and not report.retry
+
+
+@pytest.mark.parametrize("status", ["new", "running", "error"])
+def test_a_departed_host_with_an_unfinished_notification_stays(status):
+    fake = FakeMasakari()
+    managed = reconcile(client(fake), RACK, Managed(), AUTO).managed
+    notification = fake.add_notification(fake.members("rack-a")["compute-2"], status)
+    gone = {k: v for k, v in RACK.items() if k != "compute-2"}
+    report = reconcile(client(fake), gone, managed, AUTO)
+    assert "compute-2" in fake.members("rack-a")
+    assert report.retry == [
+        f"not removing compute-2 from rack-a: notification "
+        f"{notification['notification_uuid']} is {status}"
+    ]
+
+
+def test_a_finished_notification_does_not_keep_a_departed_host():
+    fake = FakeMasakari()
+    managed = reconcile(client(fake), RACK, Managed(), AUTO).managed
+    fake.add_notification(fake.members("rack-a")["compute-2"], "finished")
+    gone = {k: v for k, v in RACK.items() if k != "compute-2"}
+    reconcile(client(fake), gone, managed, AUTO)
+    assert "compute-2" not in fake.members("rack-a")
+
+
+def test_what_an_operator_created_is_used_but_never_changed_or_removed():
+    fake = FakeMasakari()
+    theirs = fake.add_segment("rack-a", method="rh_priority")
+    fake.add_host(theirs, "compute-1")
+    fake.add_host(theirs, "manual-7")
+    other = fake.add_segment("lab")
+    report = reconcile(client(fake), RACK, Managed(), AUTO)
+    assert theirs["recovery_method"] == "rh_priority"
+    assert report.managed.segments == set()  # adopted hosts, not the segment
+    assert set(report.managed.hosts) == {"compute-1", "compute-2", "spare-1"}
+    report = reconcile(client(fake), {}, report.managed, AUTO)
+    assert set(fake.members("rack-a")) == {"manual-7"}
+    assert fake.segment_named("rack-a") is theirs and other["uuid"] in fake.segments
+
+
+def test_an_own_segment_an_operator_added_hosts_to_is_kept():
+    fake = FakeMasakari()
+    managed = reconcile(client(fake), RACK, Managed(), AUTO).managed
+    fake.add_host(fake.segment_named("rack-a"), "manual-7")
+    report = reconcile(client(fake), {}, managed, AUTO)
+    assert set(fake.members("rack-a")) == {"manual-7"}
+    assert report.managed.segments == {"rack-a"}
+
+
+def test_a_host_registered_by_hand_elsewhere_blocks_with_what_to_do():
+    fake = FakeMasakari()
+    fake.add_host(fake.add_segment("lab"), "compute-2")
+    report = reconcile(client(fake), RACK, Managed(), AUTO)
+    assert report.blocked == [
+        "host compute-2 is registered in another segment by hand: remove it there, or set "
+        "its masakari-monitors segment-name to that segment"
+    ]
+    assert set(fake.members("rack-a")) == {"compute-1", "spare-1"}
+    assert "compute-2" not in report.managed.hosts
+
+
+def test_a_host_nova_does_not_know_yet_is_retried_until_it_does():
+    fake = FakeMasakari()
+    fake.compute_hosts = {"compute-1", "spare-1"}
+    report = reconcile(client(fake), RACK, Managed(), AUTO)
+    assert len(report.retry) == 1 and report.retry[0].startswith("adding compute-2: ")
+    assert "could not be found" in report.retry[0]
+    fake.compute_hosts.add("compute-2")
+    report = reconcile(client(fake), RACK, report.managed, AUTO)
+    assert not report.retry and "compute-2" in fake.members("rack-a")
+
+
+def test_recovery_method_changes_reach_own_segments_once_no_recovery_runs():
+    fake = FakeMasakari()
+    managed = reconcile(client(fake), RACK, Managed(), AUTO).managed
+    segment = fake.segment_named("rack-a")
+    fake.recovering.add(segment["uuid"])
+    rh = Settings("rh_priority", "COMPUTE")
+    report = reconcile(client(fake), RACK, managed, rh)
+    assert segment["recovery_method"] == "auto"
+    assert report.retry[0].startswith("updating segment rack-a: PUT /segments/")
+    fake.recovering.clear()
+    report = reconcile(client(fake), RACK, managed, rh)
+    assert segment["recovery_method"] == "rh_priority"
+    assert report.done == ["updated segment rack-a: recovery_method"]
+
+
+def test_a_host_moves_when_its_unit_changes_segment():
+    fake = FakeMasakari()
+    managed = reconcile(client(fake), wanted(("compute-1", "rack-a", False)), Managed(), AUTO)
+    moved = wanted(("compute-1", "rack-b", False))
+    report = reconcile(client(fake), moved, managed.managed, AUTO)
+    assert set(fake.members("rack-b")) == {"compute-1"}
+    assert fake.segment_named("rack-a") is None
+    assert report.managed == Managed({"rack-b"}, {"compute-1": "rack-b"})
+
+
+def test_a_move_waits_while_the_old_segment_recovers():
+    fake = FakeMasakari()
+    first = reconcile(client(fake), wanted(("compute-1", "rack-a", False)), Managed(), AUTO)
+    fake.recovering.add(fake.segment_named("rack-a")["uuid"])
+    moved = wanted(("compute-1", "rack-b", False))
+    report = reconcile(client(fake), moved, first.managed, AUTO)
+    assert "compute-1" in fake.members("rack-a") and not fake.members("rack-b")
+    assert report.retry[0].startswith("removing compute-1 from rack-a: DELETE")
+    assert not report.blocked  # no 409 from adding it twice
+
+
+def test_unlistable_segments_raise_and_change_nothing():
+    fake = FakeMasakari()
+    fake.fail["GET /v1/c0ffee/segments"] = 503
+    with pytest.raises(ApiError, match="HTTP 503: injected failure"):
+        reconcile(client(fake), RACK, Managed(), AUTO)
+    assert fake.writes() == []
+
+
+def test_wrong_service_credentials_name_keystone():
+    fake = FakeMasakari(password="another")
+    with pytest.raises(ApiError, match="keystone refused the service credentials"):
+        reconcile(client(fake), RACK, Managed(), AUTO)
+
+
+def test_failures_of_single_calls_are_reported_and_the_rest_is_done():
+    fake = FakeMasakari()
+    fake.fail["POST /v1/c0ffee/segments/.*/hosts"] = 500
+    report = reconcile(client(fake), RACK, Managed(), AUTO)
+    assert len(report.retry) == 3
+    assert report.managed.segments == {"rack-a"} and not report.managed.hosts
+    fake.fail.clear()
+    fake.fail["POST /v1/c0ffee/segments"] = 500
+    report = reconcile(
+        client(fake), {**RACK, **wanted(("c-9", "rack-z", False))}, report.managed, AUTO
+    )
+    assert report.retry == ["creating segment rack-z: POST /segments: HTTP 500: injected failure"]
+    assert set(fake.members("rack-a")) == set(RACK)
+
+
+def test_managed_record_round_trips_and_tolerates_garbage():
+    record = Managed({"b", "a"}, {"h2": "b", "h1": "a"})
+    assert record.dumps() == '{"segments":["a","b"],"hosts":{"h1":"a","h2":"b"}}'
+    assert Managed.loads(record.dumps()) == record
+    for garbage in (None, "", "not json", "[1]", '{"hosts": 3}'):
+        assert Managed.loads(garbage) == Managed()

@@ -1,0 +1,332 @@
+"""Automatic registration and the segment/host actions, through the charm's events."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import charm
+import masakari_api
+import ops
+import pytest
+from conftest import full_state, synced
+from fake_masakari_api import FakeMasakari
+from ops import testing
+
+MONITORS = {
+    0: {"hostname": "compute-0.maas", "segment": "rack-a", "reserved": "false"},
+    1: {"hostname": "compute-1.maas", "segment": "rack-a", "reserved": "false"},
+    2: {"hostname": "spare-0.maas", "segment": "rack-a", "reserved": "true"},
+}
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    api = FakeMasakari()
+
+    def client(credentials, page_size):
+        return masakari_api.MasakariApi(credentials, page_size=page_size, transport=api)
+
+    monkeypatch.setattr(charm, "MasakariApi", client)
+    return api
+
+
+def hosts_relation(units=None) -> testing.Relation:
+    return testing.Relation(
+        "hosts",
+        "masakari-host",
+        remote_app_name="masakari-monitors",
+        remote_units_data=MONITORS if units is None else units,
+    )
+
+
+def state(*, units=None, config=None, leader=True, app_data=None):
+    return full_state(
+        leader=leader,
+        config=config,
+        extra=[hosts_relation(units)],
+        app_data=synced() | (app_data or {}),
+    )
+
+
+def record(out) -> dict:
+    peers = next(r for r in out.relations if r.endpoint == "cluster")
+    return json.loads(peers.local_app_data.get("registered-hosts", "{}"))
+
+
+def test_the_leader_registers_every_related_hypervisor(ctx, installed, fake):
+    out = ctx.run(ctx.on.config_changed(), state())
+    members = fake.members("rack-a")
+    assert set(members) == {"compute-0.maas", "compute-1.maas", "spare-0.maas"}
+    assert members["spare-0.maas"]["reserved"] is True
+    assert record(out) == {
+        "segments": ["rack-a"],
+        "hosts": dict.fromkeys(sorted(members), "rack-a"),
+    }
+    assert out.unit_status == ops.ActiveStatus("Unit is ready; 3 hosts registered in 1 segments")
+
+
+def test_a_hook_with_nothing_new_only_lists(ctx, installed, fake):
+    out = ctx.run(ctx.on.config_changed(), state())
+    fake.calls.clear()
+    peers = next(r for r in out.relations if r.endpoint == "cluster")
+    again = state(app_data=dict(peers.local_app_data))
+    ctx.run(ctx.on.update_status(), again)
+    assert fake.writes() == []
+    assert [m for m, _ in fake.calls] == ["POST", "GET", "GET"]  # token, segments, hosts
+
+
+def test_settings_of_created_segments_come_from_config(ctx, installed, fake):
+    config = {"default-recovery-method": "reserved_host", "service-type": "COMPUTE-HA"}
+    ctx.run(ctx.on.config_changed(), state(config=config))
+    segment = fake.segment_named("rack-a")
+    assert (segment["recovery_method"], segment["service_type"]) == ("reserved_host", "COMPUTE-HA")
+    assert fake.members("rack-a")["compute-0.maas"]["type"] == "COMPUTE-HA"
+
+
+def test_a_departed_unit_is_unregistered(ctx, installed, fake):
+    out = ctx.run(ctx.on.config_changed(), state())
+    peers = next(r for r in out.relations if r.endpoint == "cluster")
+    remaining = {k: v for k, v in MONITORS.items() if k != 1}
+    rel = hosts_relation(remaining)
+    after = full_state(extra=[rel], app_data=dict(peers.local_app_data))
+    out = ctx.run(ctx.on.relation_departed(rel, remote_unit=1, departing_unit=1), after)
+    assert set(fake.members("rack-a")) == {"compute-0.maas", "spare-0.maas"}
+    assert "compute-1.maas" not in record(out)["hosts"]
+
+
+def test_non_leaders_and_the_switched_off_charm_register_nothing(ctx, installed, fake):
+    ctx.run(ctx.on.config_changed(), state(leader=False))
+    ctx.run(ctx.on.config_changed(), state(config={"auto-register-hosts": False}))
+    assert fake.calls == []
+
+
+def test_without_hypervisors_or_a_record_no_call_is_made(ctx, installed, fake):
+    out = ctx.run(ctx.on.config_changed(), state(units={}))
+    assert fake.calls == [] and out.unit_status == ops.ActiveStatus("Unit is ready")
+
+
+def test_an_unreachable_api_waits_and_retries(ctx, installed, fake):
+    fake.down = True
+    out = ctx.run(ctx.on.config_changed(), state())
+    assert out.unit_status == ops.WaitingStatus(
+        "host registration: 10.5.0.99:15868 did not answer (Connection refused); "
+        "retrying on the next hook"
+    )
+    assert (
+        "registered-hosts"
+        not in next(r for r in out.relations if r.endpoint == "cluster").local_app_data
+    )
+    fake.down = False
+    out = ctx.run(ctx.on.update_status(), state())
+    assert out.unit_status.name == "active"
+
+
+def test_partial_failures_are_summarised_in_one_waiting_status(ctx, installed, fake):
+    fake.compute_hosts = {"spare-0.maas"}
+    out = ctx.run(ctx.on.config_changed(), state())
+    assert out.unit_status.name == "waiting"
+    message = out.unit_status.message
+    assert message.startswith("host registration: adding compute-0.maas: ")
+    assert message.endswith("(+1 more, see juju debug-log) (retrying)")
+    assert record(out)["hosts"] == {"spare-0.maas": "rack-a"}
+
+
+def test_bad_relation_data_blocks_naming_the_unit_and_the_rest_is_registered(ctx, installed, fake):
+    units = {**MONITORS, 3: {"hostname": "bad host!", "segment": "rack-a", "reserved": "no"}}
+    out = ctx.run(ctx.on.config_changed(), state(units=units))
+    assert out.unit_status == ops.BlockedStatus(
+        "host registration: hosts relation: masakari-monitors/3 sent an invalid hostname "
+        "'bad host!'"
+    )
+    assert len(fake.members("rack-a")) == 3
+
+
+def test_bad_relation_data_alone_blocks_without_calling_the_api(ctx, installed, fake):
+    units = {0: {"hostname": "compute-0.maas", "segment": " ", "reserved": "false"}}
+    out = ctx.run(ctx.on.config_changed(), state(units=units))
+    assert out.unit_status.name == "blocked"
+    assert "masakari-monitors/0 sent an invalid segment name" in out.unit_status.message
+    assert fake.calls == []
+
+
+def test_invalid_registration_options_block(ctx, installed, fake):
+    out = ctx.run(ctx.on.config_changed(), state(config={"default-recovery-method": "fast"}))
+    assert out.unit_status.name == "blocked"
+    assert "default-recovery-method 'fast' must be one of auto, reserved_host" in (
+        out.unit_status.message
+    )
+    assert fake.calls == []
+
+
+def test_osapi_max_limit_from_config_flags_sets_the_page_size(ctx, installed, fake):
+    fake.max_limit = 2
+    config = {"config-flags": "osapi_max_limit=2"}
+    ctx.run(ctx.on.config_changed(), state(config=config))
+    assert len(fake.members("rack-a")) == 3
+    fake.calls.clear()
+    out = ctx.run(ctx.on.update_status(), state(config=config, app_data=_app(ctx, config)))
+    assert out.unit_status.name == "active"
+    assert fake.writes() == []
+
+
+def _app(ctx, config):
+    out = ctx.run(ctx.on.update_status(), state(config=config))
+    return dict(next(r for r in out.relations if r.endpoint == "cluster").local_app_data)
+
+
+# -- actions --------------------------------------------------------------------------------
+
+
+def run_action(ctx, name, params=None, st=None):
+    return ctx.run(ctx.on.action(name, params=params or {}), st or state(units={}))
+
+
+def test_list_segments_marks_reserved_maintenance_and_automatic_hosts(ctx, installed, fake):
+    out = ctx.run(ctx.on.config_changed(), state())
+    fake.members("rack-a")["compute-1.maas"]["on_maintenance"] = True
+    lab = fake.add_segment("lab", method="rh_priority")
+    fake.add_host(lab, "bench-1.maas")
+    peers = next(r for r in out.relations if r.endpoint == "cluster")
+    run_action(ctx, "list-segments", st=state(app_data=dict(peers.local_app_data)))
+    results = ctx.action_results
+    assert results is not None and results["count"] == "2"
+    lines = results["segments"].splitlines()
+    assert lines[0] == f"lab: rh_priority, COMPUTE, 1 hosts, by hand ({lab['uuid']})"
+    assert lines[1] == "  bench-1.maas"
+    assert lines[2].startswith("rack-a: auto, COMPUTE, 3 hosts, auto (")
+    assert lines[3:] == [
+        "  compute-0.maas [auto]",
+        "  compute-1.maas [maintenance, auto]",
+        "  spare-0.maas [reserved, auto]",
+    ]
+    assert "ks-secret-pw" not in json.dumps(results)
+
+
+def test_create_segment_and_add_host_by_hand(ctx, installed, fake):
+    params = {"name": "edge", "recovery-method": "auto_priority", "description": "edge site"}
+    run_action(ctx, "create-segment", params)
+    segment = fake.segment_named("edge")
+    assert segment["recovery_method"] == "auto_priority"
+    assert ctx.action_results == {
+        "uuid": segment["uuid"],
+        "segment": "edge: auto_priority, COMPUTE",
+    }
+    run_action(ctx, "add-host", {"segment": "edge", "hostname": "edge-1.maas", "reserved": True})
+    host = fake.members("edge")["edge-1.maas"]
+    assert host["reserved"] is True
+    assert ctx.action_results == {
+        "uuid": host["uuid"],
+        "host": "edge-1.maas is a reserved host of edge",
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "message"),
+    [
+        ("create-segment", {"name": "a\tb"}, "'a\\tb' is not a valid segment name"),
+        ("add-host", {"segment": "nowhere", "hostname": "h1"}, "no segment named 'nowhere'"),
+        ("add-host", {"segment": "s", "hostname": "a b"}, "'a b' is not a valid host name"),
+        ("remove-host", {"hostname": "ghost"}, "host ghost is not registered in any segment"),
+        (
+            "set-host-maintenance",
+            {"hostname": "ghost", "state": "off", "segment": "s"},
+            "host ghost is not registered in segment s",
+        ),
+        ("list-notifications", {"hostname": "ghost"}, "host ghost is not registered"),
+    ],
+)
+def test_actions_refuse_with_the_reason(ctx, installed, fake, name, params, message):
+    fake.add_segment("s")
+    with pytest.raises(testing.ActionFailed) as failed:
+        run_action(ctx, name, params)
+    assert message in failed.value.message
+
+
+def test_api_errors_fail_actions_with_masakaris_message(ctx, installed, fake):
+    fake.add_segment("edge")
+    with pytest.raises(testing.ActionFailed) as failed:
+        run_action(ctx, "create-segment", {"name": "edge"})
+    assert failed.value.message == (
+        "could not create segment edge: POST /segments: HTTP 409: "
+        "Failover segment with name edge already exists."
+    )
+    fake.down = True
+    with pytest.raises(testing.ActionFailed) as failed:
+        run_action(ctx, "list-segments")
+    assert "did not answer" in failed.value.message
+
+
+def test_actions_need_keystones_credentials(ctx, installed, fake):
+    st = full_state(app_data=synced())
+    st = dataclasses.replace(
+        st, relations=[r for r in st.relations if r.endpoint != "identity-service"]
+    )
+    with pytest.raises(testing.ActionFailed) as failed:
+        run_action(ctx, "list-segments", st=st)
+    assert "identity-service" in failed.value.message
+    with pytest.raises(testing.ActionFailed) as failed:
+        run_action(ctx, "list-segments", st=state(config={"region": "two words"}))
+    assert failed.value.message.startswith("Invalid config: region")
+
+
+def test_remove_host_refuses_what_automatic_registration_keeps(ctx, installed, fake):
+    ctx.run(ctx.on.config_changed(), state())
+    with pytest.raises(testing.ActionFailed) as failed:
+        run_action(ctx, "remove-host", {"hostname": "compute-1.maas"}, state())
+    assert failed.value.message == (
+        "automatic registration keeps compute-1.maas in rack-a: remove its masakari-monitors "
+        "unit, or set auto-register-hosts=false first"
+    )
+    off = state(config={"auto-register-hosts": False})
+    run_action(ctx, "remove-host", {"hostname": "compute-1.maas"}, off)
+    assert ctx.action_results == {"removed": "compute-1.maas from rack-a"}
+    assert "compute-1.maas" not in fake.members("rack-a")
+
+
+def test_maintenance_on_and_off(ctx, installed, fake):
+    host = fake.add_host(fake.add_segment("s"), "compute-5.maas")
+    run_action(ctx, "set-host-maintenance", {"hostname": "compute-5.maas", "state": "on"})
+    assert host["on_maintenance"] is True
+    assert ctx.action_results == {"host": "compute-5.maas is on maintenance"}
+    run_action(ctx, "set-host-maintenance", {"hostname": "compute-5.maas", "state": "on"})
+    assert ctx.action_results == {"host": "compute-5.maas is already on maintenance"}
+    params = {"hostname": "compute-5.maas", "state": "off", "segment": "s"}
+    run_action(ctx, "set-host-maintenance", params)
+    assert host["on_maintenance"] is False
+    assert ctx.action_results == {
+        "host": "compute-5.maas is off maintenance: masakari acts on its failures again"
+    }
+    fake.recovering.add(host["failover_segment_id"])
+    params["state"] = "on"
+    with pytest.raises(testing.ActionFailed) as failed:
+        run_action(ctx, "set-host-maintenance", params)
+    assert "in use to process notifications" in failed.value.message
+
+
+def test_list_notifications_newest_first_with_host_names(ctx, installed, fake):
+    segment = fake.add_segment("s")
+    one, two = fake.add_host(segment, "compute-1.maas"), fake.add_host(segment, "compute-2.maas")
+    first = fake.add_notification(one, "finished")
+    second = fake.add_notification(two, "running")
+    run_action(ctx, "list-notifications")
+    results = ctx.action_results
+    assert results is not None and results["count"] == "2"
+    lines = results["notifications"].splitlines()
+    assert lines[0].split() == [
+        second["created_at"],
+        "COMPUTE_HOST",
+        "running",
+        "compute-2.maas",
+        second["notification_uuid"],
+    ]
+    assert lines[1].endswith(first["notification_uuid"])
+    run_action(ctx, "list-notifications", {"hostname": "compute-1.maas", "limit": 5})
+    assert ctx.action_results["count"] == "1"
+    run_action(ctx, "list-notifications", {"status": "failed"})
+    assert ctx.action_results == {"count": "0", "notifications": "no notifications"}
+
+
+def test_list_segments_on_an_empty_deployment(ctx, installed, fake):
+    run_action(ctx, "list-segments", st=full_state())
+    assert ctx.action_results == {"count": "0", "segments": "no segments"}

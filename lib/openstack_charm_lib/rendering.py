@@ -3,16 +3,17 @@
 A :class:`ManagedFile` is the desired state of one file (content, owner, group,
 mode and the services that read it). :func:`apply_files` writes only what differs and
 returns the services to restart: exactly those whose inputs changed content.
+:func:`apply_when_changed` skips rendering altogether when the inputs are those of the
+last pass and the files on disk are still what that pass left (most hooks).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+import hashlib
+from collections.abc import Callable, Iterable, MutableMapping
 from pathlib import Path
 from typing import Any
-
-import jinja2
 
 from .host import Host
 
@@ -35,19 +36,32 @@ class Renderer:
     """Renders jinja2 templates from a charm's ``templates/`` and the library's own."""
 
     def __init__(self, charm_templates: Path | None = None):
-        paths = [str(p) for p in (charm_templates, _LIB_TEMPLATES) if p is not None]
-        self._env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(paths),
-            undefined=jinja2.StrictUndefined,
-            keep_trailing_newline=True,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            autoescape=False,  # noqa: S701 - these are config files, not HTML
-        )
+        self.paths = [p for p in (charm_templates, _LIB_TEMPLATES) if p is not None]
+        self._env: Any = None
 
     def render(self, template: str, context: dict[str, Any]) -> str:
         """Render ``template`` with ``context``; undefined names are errors."""
+        if self._env is None:
+            # Imported on first use: hooks whose inputs did not change never render.
+            import jinja2
+
+            self._env = jinja2.Environment(
+                loader=jinja2.FileSystemLoader([str(p) for p in self.paths]),
+                undefined=jinja2.StrictUndefined,
+                keep_trailing_newline=True,
+                trim_blocks=True,
+                lstrip_blocks=True,
+                autoescape=False,  # noqa: S701 - these are config files, not HTML
+            )
         return self._env.get_template(template).render(**context)
+
+    def digest(self) -> str:
+        """Digest of every template's text (a charm upgrade may change them)."""
+        sha = hashlib.sha256()
+        for path in self.paths:
+            for template in sorted(path.glob("*.j2")):
+                sha.update(template.name.encode() + b"\0" + template.read_bytes())
+        return sha.hexdigest()
 
 
 def render_ini(sections: dict[str, dict[str, str]], header: str) -> str:
@@ -84,4 +98,38 @@ def apply_files(host: Host, files: Iterable[ManagedFile]) -> Applied:
         if outcome.content_changed:
             applied.changed.append(spec.path)
             applied.restarts.extend(s for s in spec.restarts if s not in applied.restarts)
+    return applied
+
+
+def _file_state(host: Host, path: str) -> list | None:
+    """Digest, owner, group and mode of ``path`` as it is on disk."""
+    stat = host.stat_owner_mode(path)
+    content = host.read_bytes(path) if stat else None
+    if stat is None or content is None:
+        return None
+    return [hashlib.sha256(content).hexdigest(), *stat]
+
+
+def apply_when_changed(
+    host: Host,
+    record: MutableMapping[str, Any],
+    inputs_key: str,
+    build: Callable[[], Iterable[ManagedFile]],
+) -> Applied:
+    """:func:`apply_files` on ``build()``, unless nothing can have changed.
+
+    ``inputs_key`` must change whenever the rendered files could (every input, and the
+    templates' digest). ``record`` (the charm's stored state) keeps the key and the
+    state of each file after the last pass; when the key is the same and every file
+    is still as left, nothing is rendered or written.
+    """
+    key = hashlib.sha256(inputs_key.encode()).hexdigest()
+    files = record.get("files") or {}
+    if record.get("key") == key and files:
+        if all(_file_state(host, path) == list(state) for path, state in files.items()):
+            return Applied()
+    specs = list(build())
+    applied = apply_files(host, specs)
+    record["key"] = key
+    record["files"] = {spec.path: _file_state(host, spec.path) for spec in specs}
     return applied

@@ -16,9 +16,20 @@ def is_running(host: Host, service: str) -> bool:
     return host.run(["systemctl", "is-active", "--quiet", service], check=False).returncode == 0
 
 
-def not_running(host: Host, services: Iterable[str]) -> list[str]:
+def active_states(host: Host, services: Sequence[str]) -> dict[str, bool]:
+    """Whether each of ``services`` is active, asked in one systemctl call."""
+    if not services:
+        return {}
+    proc = host.run(["systemctl", "is-active", *services], check=False)
+    states = proc.stdout.split()
+    if len(states) != len(services):  # an unexpected answer: ask one by one
+        return {s: is_running(host, s) for s in services}
+    return {s: state == "active" for s, state in zip(services, states, strict=True)}
+
+
+def not_running(host: Host, services: Sequence[str]) -> list[str]:
     """The services of ``services`` that are not active, in the given order."""
-    return [s for s in services if not is_running(host, s)]
+    return [s for s, active in active_states(host, services).items() if not active]
 
 
 def restart(host: Host, service: str) -> None:
@@ -71,12 +82,13 @@ def converge(host: Host, wanted: Sequence[str], pending: set[str]) -> list[str]:
     pass retries them. Returns the services that could not be (re)started.
     """
     failed = []
+    active = active_states(host, wanted)
     for service in wanted:
         try:
             if service in pending:
                 restart(host, service)
-            else:
-                ensure_running(host, service)
+            elif not active[service]:
+                host.run(["systemctl", "enable", "--now", service])
         except CommandError:
             failed.append(service)
             continue

@@ -44,6 +44,7 @@ class FakeHost(Host):
         self.failing: dict[str, int] = {}  # argv[0] or "argv0 argv1" -> exit code
         self.resolvable: set[str] = {fqdn}
         self.unit_groups: dict[str, str] = {}  # service -> Group= of its unit file
+        self.depends: dict[str, list[str]] = {}  # package -> what apt installs with it
 
     # -- files -------------------------------------------------------------
     def chown(self, path: Path, owner: str, group: str) -> None:
@@ -137,7 +138,8 @@ class FakeHost(Host):
                     link.write_text("")
         if argv[:2] == ["apt-get", "install"]:
             for package in (a for a in argv[2:] if not a.startswith("-") and "::" not in a):
-                self.installed[package] = self.available.get(package, "1.0-0ubuntu1")
+                for name in (package, *self.depends.get(package, ())):
+                    self.installed[name] = self.available.get(name, "1.0-0ubuntu1")
         if argv[:2] == ["apt-get", "dist-upgrade"]:
             for package in self.installed:
                 self.installed[package] = self.available.get(package, self.installed[package])
@@ -147,9 +149,11 @@ class FakeHost(Host):
         verb, services = args[0], [a for a in args[1:] if not a.startswith("-")]
         if verb == "show":
             return 0, self.unit_groups.get(services[-1], "") + "\n"
+        if verb == "is-active":
+            states = ["active" if s in self.running else "inactive" for s in services]
+            code = 0 if all(s == "active" for s in states) else 3
+            return code, "" if "--quiet" in args else "\n".join(states) + "\n"
         for service in services:
-            if verb == "is-active":
-                return (0 if service in self.running else 3), ""
             if verb in ("restart", "reload-or-restart", "start"):
                 self.running.add(service)
             elif verb == "stop":

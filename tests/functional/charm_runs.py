@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import ast
 import base64
+import collections
+import dataclasses
 import importlib.util
 import json
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -63,7 +66,7 @@ def _context(name: str, charm_class: str, host: FakeHost) -> testing.Context:
     module = load_charm(name)
     cls = getattr(module, charm_class)
     cls._make_host = lambda self: host
-    return testing.Context(cls, charm_root=ROOT / "charms" / name)
+    return testing.Context(cls)
 
 
 def network(name: str, address: str) -> testing.Network:
@@ -101,14 +104,8 @@ def run_pacemaker_remote(root: Path, key: bytes, address: str, hostname: str) ->
     return {k: hacluster_decode(v) for k, v in bag.items() if k in keys}
 
 
-def run_masakari(root: Path, services: dict, config: dict) -> Path:
-    """The masakari charm with mysql-router, rabbitmq and keystone answers; its masakari.conf."""
-    host = FakeHost(root, fqdn="masakari-0.maas")
-    load_charm("masakari")
-    workload = sys.modules["masakari_workload"]
-    packages = [*workload.PACKAGES, workload.VERSION_PACKAGE]
-    host.installed.update(dict.fromkeys(packages, "17.0.0-0ubuntu1"))
-    ctx = _context("masakari", "MasakariCharm", host)
+def _masakari_relations(services: dict, app_data: dict | None) -> list:
+    """What mysql-router, rabbitmq-server and keystone answer, pointing at ``services``."""
     keystone = {
         "service_host": "127.0.0.1",
         "service_port": str(services["keystone_port"]),
@@ -123,7 +120,7 @@ def run_masakari(root: Path, services: dict, config: dict) -> Path:
         "service_domain": "service_domain",
         "api_version": "3",
     }
-    relations = [
+    return [
         testing.Relation(
             "shared-db",
             remote_units_data={
@@ -142,25 +139,131 @@ def run_masakari(root: Path, services: dict, config: dict) -> Path:
             },
         ),
         testing.Relation("identity-service", remote_units_data={0: keystone}),
-        testing.PeerRelation("cluster", local_app_data={"db-synced-release": "caracal"}),
+        testing.PeerRelation(
+            "cluster", local_app_data={"db-synced-release": "caracal", **(app_data or {})}
+        ),
     ]
-    state = testing.State(
+
+
+def _masakari_host(root: Path) -> FakeHost:
+    load_charm("masakari")
+    workload = sys.modules["masakari_workload"]
+    host = FakeHost(
+        root,
+        fqdn="masakari-0.maas",
+        service_ports={"haproxy": [15868, 8888], "apache2": [15858, 15848], "memcached": [11211]},
+    )
+    packages = [*workload.PACKAGES, workload.VERSION_PACKAGE]
+    host.installed.update(dict.fromkeys(packages, "17.0.0-0ubuntu1"))
+    return host
+
+
+def _masakari_state(services: dict, config: dict, extra=(), app_data=None) -> testing.State:
+    return testing.State(
         leader=True,
         config=config,
-        relations=relations,
+        relations=[*_masakari_relations(services, app_data), *extra],
         networks=[
             network(n, "127.0.0.1")
             for n in ("cluster", "public", "internal", "admin", "shared-db")
         ],
     )
-    out = ctx.run(ctx.on.config_changed(), state)
+
+
+def run_masakari(root: Path, services: dict, config: dict) -> Path:
+    """The masakari charm with mysql-router, rabbitmq and keystone answers; its masakari.conf."""
+    host = _masakari_host(root)
+    ctx = _context("masakari", "MasakariCharm", host)
+    out = ctx.run(ctx.on.config_changed(), _masakari_state(services, config))
     assert out.unit_status.name in ("active", "blocked"), out.unit_status
     return host.path("/etc/masakari/masakari.conf")
 
 
-def run_masakari_monitors(root: Path, services: dict, hostname: str, config: dict) -> Path:
-    """The masakari-monitors charm with keystone's identity-credentials answer; its config file."""
+@dataclasses.dataclass
+class RegistrationPass:
+    """One masakari leader hook with hypervisors related: what it did and cost."""
+
+    status: object
+    app_data: dict  # the peer relation's app data after the hook (the managed record)
+    calls: dict[str, int]  # API calls by kind, token included
+    writes: int
+    seconds: float
+
+
+def register_hypervisors(
+    root: Path,
+    services: dict,
+    bags: dict[str, list[dict]],
+    config: dict | None = None,
+    app_data: dict | None = None,
+) -> RegistrationPass:
+    """update-status on the masakari leader with one ``hosts`` relation per monitors app.
+
+    ``bags`` maps a masakari-monitors application name to what its units published.
+    The charm talks to the real keystone and masakari-api.
+    """
+    module = load_charm("masakari")
+    clients: list = []
+    real_client = sys.modules["masakari_api"].MasakariApi
+
+    def recording_client(*args, **kwargs):
+        clients.append(real_client(*args, **kwargs))
+        return clients[-1]
+
+    module.MasakariApi = recording_client
+    try:
+        ctx = _context("masakari", "MasakariCharm", _masakari_host(root))
+        state = _masakari_state(services, config or {}, _hosts_relations(bags), app_data)
+        started = time.monotonic()
+        out = ctx.run(ctx.on.update_status(), state)
+        seconds = time.monotonic() - started
+    finally:
+        module.MasakariApi = real_client
+    peers = next(r for r in out.relations if r.endpoint == "cluster")
+    calls = sum((c.calls for c in clients), collections.Counter())
+    return RegistrationPass(
+        out.unit_status,
+        dict(peers.local_app_data),
+        dict(calls),
+        sum(c.writes for c in clients),
+        seconds,
+    )
+
+
+def _hosts_relations(bags: dict[str, list[dict]]) -> list:
+    return [
+        testing.Relation("hosts", remote_app_name=app, remote_units_data=dict(enumerate(units)))
+        for app, units in bags.items()
+    ]
+
+
+def run_masakari_action(
+    root: Path,
+    services: dict,
+    name: str,
+    params: dict,
+    app_data: dict | None = None,
+    bags: dict[str, list[dict]] | None = None,
+) -> dict:
+    """A masakari action against the real API; its results (ActionFailed propagates).
+
+    ``bags`` are the monitors units related on ``hosts``, as in :func:`register_hypervisors`.
+    """
+    ctx = _context("masakari", "MasakariCharm", _masakari_host(root))
+    state = _masakari_state(services, {}, _hosts_relations(bags or {}), app_data)
+    ctx.run(ctx.on.action(name, params=params), state)
+    return dict(ctx.action_results or {})
+
+
+def run_masakari_monitors(
+    root: Path, services: dict, hostname: str, config: dict
+) -> tuple[Path, dict]:
+    """masakari-monitors with keystone's answer, on a hypervisor nova knows as ``hostname``.
+
+    Returns its config file and what it published on ``registration``.
+    """
     host = FakeHost(root, fqdn=hostname)
+    host.write_file("/etc/nova/nova.conf", f"[DEFAULT]\nhost = {hostname}\n")
     host.installed.update(
         {"masakari-host-monitor": "17.0.0", "masakari-instance-monitor": "17.0.0"}
     )
@@ -187,8 +290,11 @@ def run_masakari_monitors(root: Path, services: dict, hostname: str, config: dic
         relations=[
             testing.SubordinateRelation("container", remote_app_name="nova-compute"),
             testing.Relation("identity-credentials", remote_units_data={0: credentials}),
+            testing.Relation("registration", remote_app_name="masakari"),
         ],
     )
     out = ctx.run(ctx.on.config_changed(), state)
     assert out.unit_status.name == "active", out.unit_status
-    return host.path("/etc/masakarimonitors/masakarimonitors.conf")
+    published = next(r for r in out.relations if r.endpoint == "registration").local_unit_data
+    bag = {k: v for k, v in published.items() if k in ("hostname", "segment", "reserved")}
+    return host.path("/etc/masakarimonitors/masakarimonitors.conf"), bag

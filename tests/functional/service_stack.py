@@ -281,6 +281,10 @@ class ServiceStack:
             log_file = {self.logs / "keystone.log"}
             [database]
             connection = mysql+pymysql://keystone:{self.passwords["mysql-keystone"]}@127.0.0.1:{PORTS["mysql"]}/keystone
+            [identity]
+            # Keystone's bcrypt default (12 rounds) costs ~0.6 s per password check, and
+            # masakari authenticates to nova on every host it adds: keep this stack fast.
+            password_hash_rounds = 4
             [token]
             provider = fernet
             [fernet_tokens]

@@ -1,30 +1,24 @@
 """End-to-end failover on real services, configured only by files the charms wrote.
 
-Real MariaDB, RabbitMQ, memcached, keystone, masakari-api and masakari-engine (caracal,
-the charms' default release) run on loopback with the masakari charm's masakari.conf; a
-real corosync/pacemaker cluster node and pacemaker_remoted "hypervisors" run in network
-namespaces this test creates, joined with the pacemaker-remote charm's authkey and
-published data; masakari-hostmonitor runs on a hypervisor with the masakari-monitors
-charm's masakarimonitors.conf. Nova is a test double. Killing a hypervisor's
-pacemaker_remoted must end in a finished recovery, for each recovery method.
+The stack is :mod:`failover_stack`. The hypervisors register themselves through the
+charms (masakari-monitors publishes, the masakari leader registers); killing a
+hypervisor's pacemaker_remoted must end in a finished recovery, for each recovery
+method; the day-2 actions run against the real API; 1,000 hosts register and leave.
 """
 
 from __future__ import annotations
 
 import datetime
 import os
-import shutil
 import signal
-import tempfile
-import time
-from pathlib import Path
 
 import charm_runs
-import pacemaker_cluster as pc
+import failover_stack
 import pytest
 import service_stack as ss
+from ops import testing
 
-MISSING = [*pc.missing_tools(), *ss.missing(), *([] if shutil.which("socat") else ["socat"])]
+MISSING = failover_stack.missing()
 pytestmark = pytest.mark.skipif(
     (bool(MISSING) or os.geteuid() != 0) and not os.environ.get("CI"),
     reason=f"needs root and {', '.join(MISSING) or 'nothing else'} (.ci/run installs them)",
@@ -39,6 +33,12 @@ METHODS = {
     "auto_priority": "compute-4.maas",
 }
 RESERVED = {"reserved_host": "reserved-2.maas", "rh_priority": "reserved-3.maas"}
+# Where each hypervisor's masakari-monitors unit asks to be registered.
+SEGMENT_OF = {
+    MONITOR_HOST: "segment-auto",
+    **{host: f"segment-{method}" for method, host in METHODS.items()},
+    **{host: f"segment-{method}" for method, host in RESERVED.items()},
+}
 FIGURES: list[str] = []
 
 
@@ -50,163 +50,33 @@ def now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-class Stack:
-    """The running stack and the API calls the scenarios make."""
-
-    def __init__(self, services: ss.ServiceStack, topology: pc.Topology):
-        self.services = services
-        self.topology = topology
-        self.remotes: dict[str, pc.Node] = {}
-        self.bags: dict[str, dict] = {}  # what each pacemaker-remote unit published
-        self.api = f"http://127.0.0.1:{ss.PORTS['masakari']}/v1"
-        self.segments: dict[str, str] = {}
-        self.duplicate_payload: dict = {}  # the VM notification scenario 4 sends again
-        self.servers: dict[str, list[str]] = {}
-
-    def token(self) -> str:
-        if not getattr(self, "_token", None) or time.monotonic() - self._token[1] > 600:
-            pw = self.services.passwords["masakari"]
-            self._token = (
-                self.services.admin_token("masakari", pw, "service_domain", "services")[0],
-                time.monotonic(),
-            )
-        return self._token[0]
-
-    def masakari(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
-        return self.services.call(method, f"{self.api}{path}", self.token(), body)
-
-    def notification(self, uuid: str) -> dict:
-        return self.masakari("GET", f"/notifications/{uuid}")[1]["notification"]
-
-    def notifications(self) -> list[dict]:
-        return self.masakari("GET", "/notifications")[1]["notifications"]
-
-    def hosts(self, method: str) -> dict[str, dict]:
-        _, body = self.masakari("GET", f"/segments/{self.segments[method]}/hosts")
-        return {h["name"]: h for h in body["hosts"]}
-
-    def nova_calls(self) -> list[dict]:
-        return self.services.nova("GET", "/_double/calls")["calls"]
-
-
-def relay(
-    stack_services: ss.ServiceStack, topology: pc.Topology, node: pc.Node, port: int
-) -> None:
-    """Make 127.0.0.1:``port`` inside ``node`` reach 127.0.0.1:``port`` of this host.
-
-    Loopback is per network namespace; a unix socket on the shared filesystem carries
-    the connection across.
-    """
-    sock = stack_services.state / f"relay-{node.name}-{port}.sock"
-    stack_services.spawn(
-        f"relay-{node.name}-{port}", ["socat", f"UNIX-LISTEN:{sock},fork", f"TCP:127.0.0.1:{port}"]
-    )
-    ss.wait_until(sock.exists, 10, f"relay socket {sock}")
-    topology.spawn_in(
-        node,
-        f"relay-{port}",
-        ["socat", f"TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr", f"UNIX-CONNECT:{sock}"],
-    )
-
-
 @pytest.fixture(scope="module")
 def stack():
     if MISSING:
         pytest.fail(f"missing (bash .ci/run installs them): {', '.join(MISSING)}")
-    state = Path(tempfile.mkdtemp(prefix="masakari-e2e-"))
-    services = ss.ServiceStack(state)
-    topology = pc.Topology(state / "pacemaker")
-    started = time.monotonic()
+    stack = failover_stack.start(
+        [MONITOR_HOST, *METHODS.values()], masakari_config={"evacuation-delay": 1}
+    )
     try:
-        services.start_mariadb()
-        services.start_rabbitmq()
-        services.start_memcached()
-        services.start_keystone()
-        ids = services.register()
-        services.start_nova_double()
-        facts = {
-            "keystone_port": ss.PORTS["keystone"],
-            "mysql_port": ss.PORTS["mysql"],
-            "project_id": ids["project_id"],
-            "db_password": services.passwords["mysql-masakari"],
-            "rabbit_password": services.passwords["rabbit"],
-            "masakari_password": services.passwords["masakari"],
-            "monitors_password": services.passwords["monitors"],
-        }
-        # masakari: the charm's file; only host paths and the listen address are redirected.
-        (state / "masakari-logs").mkdir()
-        flags = "\n".join(
-            [
-                f"log_dir={state / 'masakari-logs'}",
-                "masakari_api_listen=127.0.0.1",
-                f"wsgi/api_paste_config={ss.SERVICES_VENV / 'etc' / 'masakari' / 'api-paste.ini'}",
-                f"oslo_concurrency/lock_path={state / 'lock'}",
-            ]
-        )
-        conf = charm_runs.run_masakari(
-            state / "masakari-root", facts, {"evacuation-delay": 1, "config-flags": flags}
-        )
-        services.start_masakari(conf)
-
-        key = os.urandom(512)
-        cluster = topology.start_cluster_node("api-node-0", key)
-        stack = Stack(services, topology)
-        for hostname in [MONITOR_HOST, *METHODS.values()]:
-            address = topology.next_address()
-            bag = charm_runs.run_pacemaker_remote(
-                state / f"root-{hostname}", key, address, hostname
-            )
-            etc = state / f"root-{hostname}" / "etc" / "pacemaker"
-            stack.remotes[hostname] = topology.start_remote_node(hostname, etc)
-            stack.bags[hostname] = bag
-        topology.wait_for_dc(cluster)
-        cluster.exec(["crm", "configure", "property", "stonith-enabled=false"])
-        for bag in stack.bags.values():
-            topology.add_remote_like_hacluster(cluster, bag)
-        for name in stack.remotes:
-            ss.wait_until(lambda n=name: topology.remote_online(cluster, n), 90, f"{name} online")
-
-        # masakari-hostmonitor on a hypervisor, with the monitors charm's file.
-        monitor = stack.remotes[MONITOR_HOST]
-        for port in (ss.PORTS["keystone"], ss.PORTS["masakari"]):
-            relay(services, topology, monitor, port)
-        mon_conf_path = state / "masakarimonitors.conf"
-        (state / "monitor-logs").mkdir()
-        mon_flags = "\n".join(
-            [
-                f"log_dir={state / 'monitor-logs'}",
-                "masakarimonitors_privileged/helper_command="
-                f"{ss.BIN / 'privsep-helper'} --config-file {mon_conf_path}",
-            ]
-        )
-        rendered = charm_runs.run_masakari_monitors(
-            state / "monitors-root",
-            facts,
+        failover_stack.start_hostmonitor(
+            stack,
             MONITOR_HOST,
             {
                 "host-monitoring-interval": 3,
                 "host-monitoring-samples": 1,
                 "host-stonith-wait": 1,
                 "host-api-retry-interval": 2,
-                "config-flags": mon_flags,
             },
         )
-        shutil.copy(rendered, mon_conf_path)
-        topology.spawn_in(
-            monitor,
-            "hostmonitor",
-            [str(ss.BIN / "masakari-hostmonitor"), "--config-file", str(mon_conf_path)],
-        )
-        FIGURES.append(f"stack up in {time.monotonic() - started:.1f}s")
+        FIGURES.append(f"stack up in {stack.started_in:.1f}s")
         yield stack
     finally:
-        topology.close()
-        services.close()
+        stack.close()
         for line in FIGURES:
             print(line)
 
 
-def test_segments_and_hosts_through_the_real_api(stack):
+def test_hypervisors_register_themselves_through_the_charms(stack):
     nova = stack.services.nova
     for host in [MONITOR_HOST, *METHODS.values()]:
         nova("POST", "/_double/service", {"host": host})
@@ -217,39 +87,45 @@ def test_segments_and_hosts_through_the_real_api(stack):
     for reserved in RESERVED.values():
         nova("POST", "/_double/service", {"host": reserved, "status": "disabled"})
     nova("POST", "/_double/aggregate", {"name": "az-rack2", "hosts": [METHODS["reserved_host"]]})
-    for method, failing in METHODS.items():
-        status, body = stack.masakari(
-            "POST",
-            "/segments",
-            {
-                "segment": {
-                    "name": f"segment-{method}",
-                    "recovery_method": method,
-                    "service_type": "COMPUTE",
-                }
-            },
-        )
-        assert 200 <= status < 300, body
-        stack.segments[method] = body["segment"]["uuid"]
-        members = [(failing, False)] + ([(RESERVED[method], True)] if method in RESERVED else [])
-        if method == "auto":
-            members.append((MONITOR_HOST, False))
-        for name, reserved in members:
-            status, body = stack.masakari(
-                "POST",
-                f"/segments/{stack.segments[method]}/hosts",
-                {
-                    "host": {
-                        "name": name,
-                        "type": "COMPUTE",
-                        "control_attributes": "SSH",
-                        "reserved": reserved,
-                    }
-                },
+    # An operator creates the segments that need another method than the charm's default.
+    for method in METHODS:
+        if method != "auto":
+            result = stack.action(
+                "create-segment", name=f"segment-{method}", **{"recovery-method": method}
             )
-            assert 200 <= status < 300, body
+            assert result["segment"] == f"segment-{method}: {method}, COMPUTE"
+    # Each hypervisor's masakari-monitors unit publishes where it belongs.
+    for host, segment in SEGMENT_OF.items():
+        config = {"segment-name": segment, "reserved-host": host in RESERVED.values()}
+        _, bag = charm_runs.run_masakari_monitors(
+            stack.root / f"registration-{host}", stack.facts, host, config
+        )
+        assert bag == {
+            "hostname": host,
+            "segment": segment,
+            "reserved": str(host in RESERVED.values()).lower(),
+        }
+        stack.registration_bags[host] = bag
+
+    first = stack.register()
+    FIGURES.append(f"registration of {len(SEGMENT_OF)} hosts: {first.calls}, {first.seconds:.2f}s")
+    assert first.status.message == "Unit is ready; hosts registered: 7, segments: 4", first.status
+    assert first.writes == 1 + len(SEGMENT_OF)  # segment-auto, then every host
+    for method in METHODS:
+        _, body = stack.masakari("GET", "/segments")
+        segment = next(x for x in body["segments"] if x["name"] == f"segment-{method}")
+        assert segment["recovery_method"] == method
+        stack.segments[method] = segment["uuid"]
     assert set(stack.hosts("auto")) == {METHODS["auto"], MONITOR_HOST}
     assert stack.hosts("reserved_host")[RESERVED["reserved_host"]]["reserved"] is True
+    assert stack.hosts("rh_priority")[METHODS["rh_priority"]]["reserved"] is False
+
+    again = stack.register()
+    assert again.writes == 0
+    assert again.calls == {"token": 1, "GET /segments": 1, "GET /segments/{id}/hosts": 4}
+    listing = stack.action("list-segments")["segments"].splitlines()
+    assert "segment-auto: auto, COMPUTE, 2 hosts, auto (" in listing[0]
+    assert f"  {RESERVED['reserved_host']} [reserved, auto]" in listing
 
 
 def test_killing_a_hypervisor_recovers_it_with_every_method(stack):
@@ -370,3 +246,67 @@ def test_duplicate_and_maintenance_notifications_are_refused(stack):
     )
     assert status == 409, body
     assert "maintenance" in str(body).lower()
+
+
+def test_the_way_back_after_a_failover_uses_the_actions(stack):
+    failed = METHODS["auto"]
+    listing = stack.action("list-notifications", hostname=failed, status="finished")
+    assert listing["count"] == "1"
+    assert "COMPUTE_HOST" in listing["notifications"] and failed in listing["notifications"]
+    # The failed node's unit goes away while masakari still holds it on maintenance.
+    others = [h for h in SEGMENT_OF if h != failed]
+    run = stack.register(others)
+    assert run.status.name == "waiting"
+    assert f"not removing {failed} from segment-auto: it is on maintenance" in run.status.message
+    assert failed in stack.hosts("auto")
+    # The operator's documented way back: maintenance off once the node is dealt with.
+    result = stack.action("set-host-maintenance", hostname=failed, state="off")
+    assert result["host"].startswith(f"{failed} is off maintenance")
+    run = stack.register(others)
+    assert run.status.message == "Unit is ready; hosts registered: 6, segments: 4"
+    assert set(stack.hosts("auto")) == {MONITOR_HOST}
+    with pytest.raises(testing.ActionFailed) as refused:
+        stack.action("remove-host", hostname=MONITOR_HOST)
+    assert refused.value.message.startswith(f"automatic registration keeps {MONITOR_HOST}")
+    # A hypervisor added by hand is the operator's to remove.
+    stack.services.nova("POST", "/_double/service", {"host": "bench-1.maas"})
+    added = stack.action("add-host", segment="segment-auto", hostname="bench-1.maas")
+    assert added["host"] == "bench-1.maas is a host of segment-auto"
+    assert stack.register(others).writes == 0  # not the charm's: left alone
+    assert stack.action("remove-host", hostname="bench-1.maas") == {
+        "removed": "bench-1.maas from segment-auto"
+    }
+
+
+def test_registering_a_thousand_hypervisors(stack):
+    """Ten monitors applications of 100 hypervisors each: first pass, no-change pass, removal."""
+    segments = [f"scale-{i}" for i in range(10)]
+    bags: dict[str, list[dict]] = {s: [] for s in segments}
+    for i in range(1000):
+        name = f"scale-{i:04d}.maas"
+        stack.services.nova("POST", "/_double/service", {"host": name})
+        bags[segments[i % 10]].append(
+            {"hostname": name, "segment": segments[i % 10], "reserved": "false"}
+        )
+    root = stack.root / "scale-leader"
+
+    def record(label: str, run: charm_runs.RegistrationPass) -> None:
+        FIGURES.append(
+            f"1000 hosts, {label}: {sum(run.calls.values())} API calls "
+            f"({run.writes} writes) in {run.seconds:.1f}s"
+        )
+
+    first = charm_runs.register_hypervisors(root, stack.facts, bags)
+    record("first pass", first)
+    assert first.status.message == "Unit is ready; hosts registered: 1000, segments: 10"
+    assert first.writes == 1010
+    again = charm_runs.register_hypervisors(root, stack.facts, bags, app_data=first.app_data)
+    record("no-change pass", again)
+    assert again.writes == 0
+    assert again.calls == {"token": 1, "GET /segments": 1, "GET /segments/{id}/hosts": 10}
+    gone = charm_runs.register_hypervisors(root, stack.facts, {}, app_data=first.app_data)
+    record("every unit departed", gone)
+    assert gone.status.message == "Unit is ready"
+    assert gone.writes == 1010  # every host, then every emptied segment
+    _, body = stack.masakari("GET", "/segments")
+    assert not [s for s in body["segments"] if s["name"].startswith("scale-")]

@@ -64,6 +64,29 @@ def test_relation_data_on_both_sides(deployed: jubilant.Juju):
     assert any("service_password" in u["data"] for u in identity["related-units"].values())
 
 
+def leader(juju: jubilant.Juju, app: str) -> str:
+    return next(n for n, u in juju.status().apps[app].units.items() if u.leader)
+
+
+def test_hypervisors_are_registered_and_actions_list_them(deployed: jubilant.Juju):
+    status = deployed.status()
+    hypervisors = {
+        unit_data(deployed, sub, "registration")[0]["local-unit"]["data"]["hostname"]
+        for unit in status.apps["compute"].units.values()
+        for sub in unit.subordinates
+        if sub.startswith("masakari-monitors/")
+    }
+    assert hypervisors
+    task = deployed.run(leader(deployed, "masakari"), "list-segments")
+    assert task.results["count"] == "1"
+    listing = task.results["segments"]
+    assert listing.startswith("default: auto, COMPUTE,")
+    for hostname in hypervisors:
+        assert f"  {hostname} [auto]" in listing
+    task = deployed.run(leader(deployed, "masakari"), "list-notifications", {"limit": 5})
+    assert task.results["count"] == "0"
+
+
 def test_config_change_is_rendered(deployed: jubilant.Juju):
     deployed.config("masakari", {"evacuation-delay": 90})
     deployed.config("masakari-monitors", {"host-monitoring-interval": 30})

@@ -9,6 +9,8 @@ report must be nova's compute host name; the charm blocks when they disagree.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 
 import monitors_workload as wl
@@ -17,7 +19,7 @@ from monitors_config import MONITORS, ConfigError, MonitorsConfig, load_config
 from openstack_charm_lib import actions, apt, hypervisors, relations, services
 from openstack_charm_lib.charm_base import ReconcilingCharm
 from openstack_charm_lib.host import CommandError
-from openstack_charm_lib.rendering import apply_files
+from openstack_charm_lib.rendering import apply_when_changed
 from openstack_charm_lib.status import join_names
 
 logger = logging.getLogger(__name__)
@@ -32,7 +34,7 @@ class MasakariMonitorsCharm(ReconcilingCharm):
 
     def __init__(self, framework: ops.Framework):
         super().__init__(framework)
-        self._stored.set_default(sources_updated=False, pending_restarts=[])
+        self._stored.set_default(sources_updated=False, pending_restarts=[], rendered={})
         events = [self.on.install, self.on.upgrade_charm, self.on.config_changed]
         events.append(self.on.update_status)
         for rel in (self.on[CREDENTIALS], self.on["container"], self.on[REGISTRATION]):
@@ -89,7 +91,17 @@ class MasakariMonitorsCharm(ReconcilingCharm):
         if not config.monitors:
             return ops.BlockedStatus("Every monitor is disabled: enable at least one")
         group = services.run_as_group(self.host, config.monitors[0])
-        applied = apply_files(self.host, wl.build_files(config, state.info, hostname, group))
+        key = json.dumps(
+            [dataclasses.asdict(config), dataclasses.asdict(state.info), hostname, group],
+            sort_keys=True,
+            default=repr,
+        )
+        applied = apply_when_changed(
+            self.host,
+            self._stored.rendered,
+            key,
+            lambda: wl.build_files(config, state.info, hostname, group),
+        )
         pending = {*self._stored.pending_restarts, *applied.restarts}
         if self.paused:
             self._stored.pending_restarts = sorted(pending)

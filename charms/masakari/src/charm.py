@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import json
 import logging
 import secrets
 import time
@@ -39,7 +40,7 @@ from openstack_charm_lib.network import (
     read_bindings,
 )
 from openstack_charm_lib.releases import release_index
-from openstack_charm_lib.rendering import Renderer, apply_files
+from openstack_charm_lib.rendering import Renderer, apply_when_changed
 from openstack_charm_lib.status import first_failure, join_names
 
 logger = logging.getLogger(__name__)
@@ -68,7 +69,9 @@ class MasakariCharm(ReconcilingCharm):
 
     def __init__(self, framework: ops.Framework):
         super().__init__(framework)
-        self._stored.set_default(stats_password="", applied_origin="", pending_restarts=[])
+        self._stored.set_default(
+            stats_password="", applied_origin="", pending_restarts=[], rendered={}
+        )
         self.renderer = Renderer(wl.TEMPLATES)
         on = self.on
         events = [on.install, on.upgrade_charm, on.config_changed, on.start]
@@ -394,7 +397,12 @@ class MasakariCharm(ReconcilingCharm):
             stats_password=str(self._stored.stats_password),
             ipv6=is_ipv6(next(iter(local.values()), "")),
         )
-        applied = apply_files(self.host, wl.build_files(inputs, self.renderer))
+        key = json.dumps(
+            [dataclasses.asdict(inputs), self.renderer.digest()], sort_keys=True, default=repr
+        )
+        applied = apply_when_changed(
+            self.host, self._stored.rendered, key, lambda: wl.build_files(inputs, self.renderer)
+        )
         if wl.CHARM_CA in applied.changed:
             self.host.run(["update-ca-certificates"])
         # Restarts that could not happen yet (paused, schema not migrated) are kept until
@@ -415,8 +423,13 @@ class MasakariCharm(ReconcilingCharm):
         """Run the leader's db sync once per release; True when the schema is current."""
         release = outcome.release
         peers = self.model.get_relation("cluster")
-        if peers is None or release is None:
+        if peers is None:
             outcome.waiting.append("waiting for the peer relation")
+            return False
+        if release is None:
+            outcome.blocked.append(
+                f"cannot tell the OpenStack release: {wl.VERSION_PACKAGE} is not installed"
+            )
             return False
         synced = peers.data[self.app].get(DB_SYNC_KEY)
         if synced == release:
@@ -512,7 +525,8 @@ class MasakariCharm(ReconcilingCharm):
         problems = [f"hosts relation: {p}" for p in desired.problems] + report.blocked
         outcome.blocked.extend(_summarise("host registration", problems))
         outcome.waiting.extend(_summarise("host registration", report.retry, " (retrying)"))
-        outcome.registered = f"; {report.hosts} hosts registered in {report.segments} segments"
+        if report.hosts:
+            outcome.registered = f"; hosts registered: {report.hosts}, segments: {report.segments}"
 
     def _on_segment_action(self, event: ops.ActionEvent) -> None:
         cfg = self._action_config(event)

@@ -13,6 +13,7 @@ import collections
 import dataclasses
 import json
 import ssl
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -97,6 +98,7 @@ class MasakariApi:
         self._token: str | None = None
         self._endpoint: str | None = None
         self.calls: collections.Counter[str] = collections.Counter()
+        self._lock = threading.Lock()  # registration adds hosts from several threads
 
     @property
     def writes(self) -> int:
@@ -142,10 +144,11 @@ class MasakariApi:
 
     def request(self, method: str, path: str, body: dict | None = None, kind: str = "") -> Any:
         """``method`` on ``path`` (below the versioned endpoint); the decoded answer."""
-        if self._token is None:
-            self._authenticate()
+        with self._lock:
+            if self._token is None:
+                self._authenticate()
+            self.calls[f"{method} {kind or path.split('?')[0]}"] += 1
         assert self._token is not None and self._endpoint is not None
-        self.calls[f"{method} {kind or path.split('?')[0]}"] += 1
         status, _, raw = self._transport(
             method,
             f"{self._endpoint}{path}",

@@ -15,6 +15,7 @@ the work is done, and the next hook tries again.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import json
 
@@ -24,6 +25,9 @@ from openstack_charm_lib.hypervisors import Hypervisor
 UNFINISHED = ("new", "running", "error")
 # Free text for masakari (it stores it and never reads it); the API requires a value.
 CONTROL_ATTRIBUTES = "SSH"
+# Host registrations in flight at once: masakari-api serves them in parallel, and a few
+# keep its workers busy without crowding out the monitors' notifications.
+ADD_CONCURRENCY = 8
 SEGMENT_DESCRIPTION = "Registered by the masakari charm from the masakari-host relation"
 
 
@@ -102,9 +106,12 @@ class _Pass:
         for name in sorted({h.segment for h in desired.values()}):
             self.ensure_segment(name)
         moving = self.remove_departed(desired)
-        for host in sorted(desired.values(), key=lambda h: h.name):
-            if host.name not in moving:
-                self.ensure_host(host)
+        missing = [
+            host
+            for host in sorted(desired.values(), key=lambda h: h.name)
+            if host.name not in moving and self.ensure_host(host)
+        ]
+        self.add_hosts(missing)
         self.drop_empty_segments({h.segment for h in desired.values()})
         self.report.segments = len({h.segment for h in desired.values()} & set(self.segments))
         return self.report
@@ -198,44 +205,61 @@ class _Pass:
             )
         return None
 
-    def ensure_host(self, wanted: Hypervisor) -> None:
+    def ensure_host(self, wanted: Hypervisor) -> bool:
+        """Bring a registered host's flags in line; True when it must be added."""
         if wanted.segment not in self.segments:
-            return  # its segment could not be created; already reported
+            return False  # its segment could not be created; already reported
         try:
             present = self.listed_hosts(wanted.segment).get(wanted.name)
         except ApiError as exc:
             self.report.retry.append(f"listing hosts of {wanted.segment}: {exc}")
-            return
-        uuid = self.segments[wanted.segment]["uuid"]
+            return False
         if present is None:
-            try:
-                added = self.api.add_host(
-                    uuid,
-                    wanted.name,
-                    self.settings.service_type,
-                    wanted.reserved,
-                    CONTROL_ATTRIBUTES,
-                )
-            except ApiError as exc:
-                self._add_failed(wanted, exc)
-                return
-            self.hosts[wanted.segment][wanted.name] = added
-            self.managed.hosts[wanted.name] = wanted.segment
-            self.report.done.append(f"added {wanted.name} to {wanted.segment}")
-            self.report.hosts += 1
-            return
+            return True
         self.managed.hosts[wanted.name] = wanted.segment
         self.report.hosts += 1
         if bool(present.get("reserved")) != wanted.reserved:
+            uuid = self.segments[wanted.segment]["uuid"]
             try:
                 self.api.update_host(uuid, present["uuid"], reserved=wanted.reserved)
             except ApiError as exc:
                 self.report.retry.append(f"setting reserved on {wanted.name}: {exc}")
-                return
+                return False
             present["reserved"] = wanted.reserved
             self.report.done.append(
                 f"set reserved={str(wanted.reserved).lower()} on {wanted.name}"
             )
+        return False
+
+    def add_hosts(self, missing: list[Hypervisor]) -> None:
+        """Register ``missing`` hosts, several requests at a time.
+
+        Masakari looks every new host up in nova (authenticating to keystone each time),
+        so one add takes a fraction of a second: a thousand new hypervisors would hold
+        the hook for minutes one by one. Results are recorded in name order.
+        """
+
+        def add(wanted: Hypervisor) -> dict:
+            return self.api.add_host(
+                self.segments[wanted.segment]["uuid"],
+                wanted.name,
+                self.settings.service_type,
+                wanted.reserved,
+                CONTROL_ATTRIBUTES,
+            )
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=ADD_CONCURRENCY) as pool:
+            futures = [(wanted, pool.submit(add, wanted)) for wanted in missing]
+            for wanted, future in futures:
+                try:
+                    added = future.result()
+                except ApiError as exc:
+                    self._add_failed(wanted, exc)
+                    continue
+                self.hosts[wanted.segment][wanted.name] = added
+                self.managed.hosts[wanted.name] = wanted.segment
+                self.report.done.append(f"added {wanted.name} to {wanted.segment}")
+                self.report.hosts += 1
 
     def _add_failed(self, wanted: Hypervisor, exc: ApiError) -> None:
         if exc.status == 409:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import threading
 import urllib.parse
 import uuid as uuidlib
 
@@ -35,6 +36,7 @@ class FakeMasakari:
         self.fail: dict[str, int] = {}  # "METHOD /path" regular expression -> status
         self.calls: list[tuple[str, str]] = []
         self._ids = itertools.count(1)
+        self._lock = threading.Lock()  # the charm adds hosts from several threads
 
     # -- set-up helpers ------------------------------------------------------------------
     def add_segment(self, name: str, method: str = "auto", service_type: str = "COMPUTE") -> dict:
@@ -92,6 +94,10 @@ class FakeMasakari:
 
     # -- transport ------------------------------------------------------------------------
     def __call__(self, method, url, headers, body):
+        with self._lock:
+            return self._answer(method, url, headers, body)
+
+    def _answer(self, method, url, headers, body):
         if self.down:
             raise ApiError("10.5.0.99:15868 did not answer (Connection refused)")
         parts = urllib.parse.urlsplit(url)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from fake_masakari_api import KEYSTONE, FakeMasakari
 from masakari_api import ApiError, Credentials, MasakariApi
@@ -253,3 +256,32 @@ def test_managed_record_round_trips_and_tolerates_garbage():
     assert Managed.loads(record.dumps()) == record
     for garbage in (None, "", "not json", "[1]", '{"hosts": 3}'):
         assert Managed.loads(garbage) == Managed()
+
+
+def test_new_hosts_are_added_several_at_a_time_and_reported_in_order():
+    fake = FakeMasakari()
+    in_flight = {"now": 0, "most": 0}
+    lock = threading.Lock()
+
+    def slow_adds(method, url, headers, body):
+        adding = method == "POST" and url.endswith("/hosts")
+        if adding:
+            with lock:
+                in_flight["now"] += 1
+                in_flight["most"] = max(in_flight["most"], in_flight["now"])
+            time.sleep(0.02)
+        try:
+            return fake(method, url, headers, body)
+        finally:
+            if adding:
+                with lock:
+                    in_flight["now"] -= 1
+
+    api = client(fake)
+    api._transport = slow_adds
+    hosts = wanted(*((f"compute-{i:02d}", "rack-a", False) for i in range(24)))
+    report = reconcile(api, hosts, Managed(), AUTO)
+    assert in_flight["most"] > 1
+    assert len(fake.members("rack-a")) == 24
+    assert report.done[1:] == [f"added compute-{i:02d} to rack-a" for i in range(24)]
+    assert api.calls["POST /segments/{id}/hosts"] == 24

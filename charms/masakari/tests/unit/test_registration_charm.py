@@ -63,7 +63,7 @@ def test_the_leader_registers_every_related_hypervisor(ctx, installed, fake):
         "segments": ["rack-a"],
         "hosts": dict.fromkeys(sorted(members), "rack-a"),
     }
-    assert out.unit_status == ops.ActiveStatus("Unit is ready; 3 hosts registered in 1 segments")
+    assert out.unit_status == ops.ActiveStatus("Unit is ready; hosts registered: 3, segments: 1")
 
 
 def test_a_hook_with_nothing_new_only_lists(ctx, installed, fake):

@@ -1,0 +1,213 @@
+"""The end-to-end failover stack: real services configured by the charms' files.
+
+Real MariaDB, RabbitMQ, memcached, keystone, masakari-api and masakari-engine (caracal,
+the charms' default release) run on loopback with the masakari charm's masakari.conf; a
+real corosync/pacemaker cluster node and pacemaker_remoted "hypervisors" run in network
+namespaces, joined with the pacemaker-remote charm's authkey and published data;
+masakari-hostmonitor runs on a hypervisor with the masakari-monitors charm's
+masakarimonitors.conf. Nova is a test double. :func:`start` builds it (the functional
+tests and the failover latency benchmark share it); :meth:`Stack.close` stops every
+process by PID and removes the namespaces.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import charm_runs
+import pacemaker_cluster as pc
+import service_stack as ss
+
+
+def missing() -> list[str]:
+    """Tools the stack needs that are not installed (.ci/run installs them)."""
+    return [*pc.missing_tools(), *ss.missing(), *([] if shutil.which("socat") else ["socat"])]
+
+
+class Stack:
+    """The running stack and the API calls the scenarios make."""
+
+    def __init__(self, services: ss.ServiceStack, topology: pc.Topology, facts: dict, root: Path):
+        self.services = services
+        self.root = root
+        self.facts = facts  # what the charms' relations carry: ports, ids, passwords
+        self.topology = topology
+        self.remotes: dict[str, pc.Node] = {}
+        self.bags: dict[str, dict] = {}  # what each pacemaker-remote unit published
+        self.api = f"http://127.0.0.1:{ss.PORTS['masakari']}/v1"
+        self.segments: dict[str, str] = {}
+        self.duplicate_payload: dict = {}  # the VM notification scenario 4 sends again
+        self.servers: dict[str, list[str]] = {}
+        self.registration_bags: dict[str, dict] = {}  # hypervisor -> masakari-host bag
+        self.managed: dict = {}  # the masakari leader's peer app data
+        self.related: dict[str, list[dict]] = {}  # monitors app -> its units' bags
+        self.relayed: dict[str, bool] = {}  # hypervisors whose loopback reaches the APIs
+        self.started_in = 0.0
+
+    def close(self) -> None:
+        """Stop every process by PID and remove the namespaces."""
+        self.topology.close()
+        self.services.close()
+
+    def token(self) -> str:
+        if not getattr(self, "_token", None) or time.monotonic() - self._token[1] > 600:
+            pw = self.services.passwords["masakari"]
+            self._token = (
+                self.services.admin_token("masakari", pw, "service_domain", "services")[0],
+                time.monotonic(),
+            )
+        return self._token[0]
+
+    def masakari(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+        return self.services.call(method, f"{self.api}{path}", self.token(), body)
+
+    def notification(self, uuid: str) -> dict:
+        return self.masakari("GET", f"/notifications/{uuid}")[1]["notification"]
+
+    def notifications(self) -> list[dict]:
+        return self.masakari("GET", "/notifications")[1]["notifications"]
+
+    def hosts(self, method: str) -> dict[str, dict]:
+        _, body = self.masakari("GET", f"/segments/{self.segments[method]}/hosts")
+        return {h["name"]: h for h in body["hosts"]}
+
+    def nova_calls(self) -> list[dict]:
+        return self.services.nova("GET", "/_double/calls")["calls"]
+
+    def register(self, hosts: list[str] | None = None) -> charm_runs.RegistrationPass:
+        """A masakari leader hook with the monitors units of ``hosts`` (default: all) related."""
+        self.related = {}
+        for host in hosts if hosts is not None else list(self.registration_bags):
+            bag = self.registration_bags[host]
+            self.related.setdefault(f"monitors-{bag['segment']}", []).append(bag)
+        run = charm_runs.register_hypervisors(
+            self.root / "masakari-leader", self.facts, self.related, app_data=self.managed
+        )
+        self.managed = run.app_data
+        return run
+
+    def action(self, action: str, /, **params) -> dict:
+        """A masakari action run through the charm against the real API."""
+        return charm_runs.run_masakari_action(
+            self.root / "masakari-actions", self.facts, action, params, self.managed, self.related
+        )
+
+
+def relay(
+    stack_services: ss.ServiceStack, topology: pc.Topology, node: pc.Node, port: int
+) -> None:
+    """Make 127.0.0.1:``port`` inside ``node`` reach 127.0.0.1:``port`` of this host.
+
+    Loopback is per network namespace; a unix socket on the shared filesystem carries
+    the connection across.
+    """
+    sock = stack_services.state / f"relay-{node.name}-{port}.sock"
+    stack_services.spawn(
+        f"relay-{node.name}-{port}", ["socat", f"UNIX-LISTEN:{sock},fork", f"TCP:127.0.0.1:{port}"]
+    )
+    ss.wait_until(sock.exists, 10, f"relay socket {sock}")
+    topology.spawn_in(
+        node,
+        f"relay-{port}",
+        ["socat", f"TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr", f"UNIX-CONNECT:{sock}"],
+    )
+
+
+def start(hypervisors: list[str], masakari_config: dict | None = None) -> Stack:
+    """Services, masakari, one cluster node and a pacemaker_remoted per hypervisor.
+
+    With no hypervisors, only the services and masakari (no cluster).
+    """
+    state = Path(tempfile.mkdtemp(prefix="masakari-e2e-"))
+    services = ss.ServiceStack(state)
+    topology = pc.Topology(state / "pacemaker")
+    started = time.monotonic()
+    try:
+        services.start_mariadb()
+        services.start_rabbitmq()
+        services.start_memcached()
+        services.start_keystone()
+        ids = services.register()
+        services.start_nova_double()
+        facts = {
+            "keystone_port": ss.PORTS["keystone"],
+            "mysql_port": ss.PORTS["mysql"],
+            "project_id": ids["project_id"],
+            "db_password": services.passwords["mysql-masakari"],
+            "rabbit_password": services.passwords["rabbit"],
+            "masakari_password": services.passwords["masakari"],
+            "monitors_password": services.passwords["monitors"],
+        }
+        # masakari: the charm's file; only host paths and the listen address are redirected.
+        (state / "masakari-logs").mkdir()
+        flags = "\n".join(
+            [
+                f"log_dir={state / 'masakari-logs'}",
+                "masakari_api_listen=127.0.0.1",
+                f"wsgi/api_paste_config={ss.SERVICES_VENV / 'etc' / 'masakari' / 'api-paste.ini'}",
+                f"oslo_concurrency/lock_path={state / 'lock'}",
+            ]
+        )
+        config = {**(masakari_config or {}), "config-flags": flags}
+        conf = charm_runs.run_masakari(state / "masakari-root", facts, config)
+        services.start_masakari(conf)
+
+        stack = Stack(services, topology, facts, state)
+        if not hypervisors:  # the API alone (registration benchmarks)
+            stack.started_in = time.monotonic() - started
+            return stack
+        key = os.urandom(512)
+        cluster = topology.start_cluster_node("api-node-0", key)
+        for hostname in hypervisors:
+            address = topology.next_address()
+            bag = charm_runs.run_pacemaker_remote(
+                state / f"root-{hostname}", key, address, hostname
+            )
+            etc = state / f"root-{hostname}" / "etc" / "pacemaker"
+            stack.remotes[hostname] = topology.start_remote_node(hostname, etc)
+            stack.bags[hostname] = bag
+        topology.wait_for_dc(cluster)
+        cluster.exec(["crm", "configure", "property", "stonith-enabled=false"])
+        for bag in stack.bags.values():
+            topology.add_remote_like_hacluster(cluster, bag)
+        for name in stack.remotes:
+            ss.wait_until(lambda n=name: topology.remote_online(cluster, n), 90, f"{name} online")
+        stack.started_in = time.monotonic() - started
+        return stack
+    except BaseException:
+        topology.close()
+        services.close()
+        raise
+
+
+def start_hostmonitor(stack: Stack, host: str, options: dict, name: str = "hostmonitor"):
+    """masakari-hostmonitor on ``host`` with the monitors charm's file for ``options``.
+
+    Returns its process (inside ``host``'s namespaces); stop it with ``pc.stop_pid``.
+    """
+    node = stack.remotes[host]
+    if not stack.relayed.get(host):
+        for port in (ss.PORTS["keystone"], ss.PORTS["masakari"]):
+            relay(stack.services, stack.topology, node, port)
+        stack.relayed[host] = True
+    conf_path = stack.root / f"{name}.conf"
+    logs = stack.root / f"{name}-logs"
+    logs.mkdir(exist_ok=True)
+    flags = "\n".join(
+        [
+            f"log_dir={logs}",
+            "masakarimonitors_privileged/helper_command="
+            f"{ss.BIN / 'privsep-helper'} --config-file {conf_path}",
+        ]
+    )
+    rendered, _ = charm_runs.run_masakari_monitors(
+        stack.root / f"{name}-root", stack.facts, host, {**options, "config-flags": flags}
+    )
+    shutil.copy(rendered, conf_path)
+    return stack.topology.spawn_in(
+        node, name, [str(ss.BIN / "masakari-hostmonitor"), "--config-file", str(conf_path)]
+    )

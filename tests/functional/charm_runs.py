@@ -202,15 +202,17 @@ def register_hypervisors(
     ``bags`` maps a masakari-monitors application name to what its units published.
     The charm talks to the real keystone and masakari-api.
     """
-    module = load_charm("masakari")
+    load_charm("masakari")
+    import masakari_api
+
     clients: list = []
-    real_client = sys.modules["masakari_api"].MasakariApi
+    real_client = masakari_api.MasakariApi
 
     def recording_client(*args, **kwargs):
         clients.append(real_client(*args, **kwargs))
         return clients[-1]
 
-    module.MasakariApi = recording_client
+    masakari_api.MasakariApi = recording_client
     try:
         ctx = _context("masakari", "MasakariCharm", _masakari_host(root))
         state = _masakari_state(services, config or {}, _hosts_relations(bags), app_data)
@@ -218,7 +220,7 @@ def register_hypervisors(
         out = ctx.run(ctx.on.update_status(), state)
         seconds = time.monotonic() - started
     finally:
-        module.MasakariApi = real_client
+        masakari_api.MasakariApi = real_client
     peers = next(r for r in out.relations if r.endpoint == "cluster")
     calls = sum((c.calls for c in clients), collections.Counter())
     return RegistrationPass(

@@ -20,12 +20,10 @@ import json
 import logging
 import secrets
 import time
+from typing import TYPE_CHECKING
 
 import masakari_workload as wl
 import ops
-import registration
-import segment_actions
-from masakari_api import ApiError, Credentials, MasakariApi
 from masakari_config import ConfigError, MasakariConfig, load_config
 from openstack_charm_lib import actions, apt, hacluster, hypervisors, relations, services, tls
 from openstack_charm_lib.charm_base import ReconcilingCharm
@@ -42,6 +40,10 @@ from openstack_charm_lib.network import (
 from openstack_charm_lib.releases import release_index
 from openstack_charm_lib.rendering import Renderer, apply_when_changed
 from openstack_charm_lib.status import first_failure, join_names
+
+if TYPE_CHECKING:
+    import registration
+    from masakari_api import MasakariApi
 
 logger = logging.getLogger(__name__)
 
@@ -477,6 +479,10 @@ class MasakariCharm(ReconcilingCharm):
     # -- automatic registration --------------------------------------------------------
     def _masakari_api(self, cfg: MasakariConfig, keystone: relations.Keystone) -> MasakariApi:
         """A client of the Masakari API as the charm's keystone service user."""
+        # Imported where used (as in _register_hosts and the segment actions): most
+        # hooks, and every unit but the leader, never talk to the API.
+        from masakari_api import Credentials, MasakariApi
+
         credentials = Credentials(
             keystone_url=keystone.url("auth"),
             username=keystone.username,
@@ -493,6 +499,8 @@ class MasakariCharm(ReconcilingCharm):
         return hypervisors.read(self.model.relations["hosts"])
 
     def _managed(self) -> registration.Managed:
+        import registration
+
         peers = self.model.get_relation("cluster")
         return registration.Managed.loads(
             peers.data[self.app].get(REGISTERED_KEY) if peers else None
@@ -510,6 +518,9 @@ class MasakariCharm(ReconcilingCharm):
         if not desired.hosts and not managed.hosts and not managed.segments:
             outcome.blocked.extend(f"hosts relation: {p}" for p in desired.problems)
             return
+        import registration
+        from masakari_api import ApiError
+
         settings = registration.Settings(cfg.recovery_method, cfg.service_type)
         api = self._masakari_api(cfg, keystone)
         try:
@@ -529,6 +540,9 @@ class MasakariCharm(ReconcilingCharm):
             outcome.registered = f"; hosts registered: {report.hosts}, segments: {report.segments}"
 
     def _on_segment_action(self, event: ops.ActionEvent) -> None:
+        import segment_actions
+        from masakari_api import ApiError
+
         cfg = self._action_config(event)
         if cfg is None:
             return

@@ -22,6 +22,12 @@ from typing import Any
 
 SERVICE_TYPE = "instance-ha"
 TIMEOUT = 20  # seconds per request; a hook must not hang on a dead endpoint
+# What the charm reads of each listed item (besides the "id" markers page with).
+LIST_KEYS = {
+    "segments": ("uuid", "name"),
+    "hosts": ("uuid", "name"),
+    "notifications": ("notification_uuid", "status"),
+}
 
 
 class ApiError(Exception):
@@ -140,7 +146,7 @@ class MasakariApi:
         if not token:
             raise ApiError("keystone issued no token", status)
         self._token = token
-        self._endpoint = _find_endpoint(json.loads(raw), creds.region, creds.interface)
+        self._endpoint = _find_endpoint(_decode(raw, "keystone"), creds.region, creds.interface)
 
     def request(self, method: str, path: str, body: dict | None = None, kind: str = "") -> Any:
         """``method`` on ``path`` (below the versioned endpoint); the decoded answer."""
@@ -157,7 +163,7 @@ class MasakariApi:
         )
         if status >= 400:
             raise ApiError(f"{method} {path.split('?')[0]}: {_error_message(status, raw)}", status)
-        return json.loads(raw) if raw else {}
+        return _decode(raw, f"{method} {path.split('?')[0]}") if raw else {}
 
     def _list(
         self, path: str, key: str, kind: str, params: Mapping[str, str] | None = None
@@ -166,7 +172,12 @@ class MasakariApi:
         items: list[dict] = []
         query = dict(params or {}, limit=str(self._page_size))
         while True:
-            page = self.request("GET", f"{path}?{urllib.parse.urlencode(query)}", kind=kind)[key]
+            answer = self.request("GET", f"{path}?{urllib.parse.urlencode(query)}", kind=kind)
+            page = answer.get(key) if isinstance(answer, dict) else None
+            if not isinstance(page, list) or not all(
+                isinstance(i, dict) and {"id", *LIST_KEYS[key]} <= i.keys() for i in page
+            ):
+                raise ApiError(f"GET {kind}: unexpected answer (no list of {key})")
             items.extend(page)
             if len(page) < self._page_size:
                 return items
@@ -184,13 +195,14 @@ class MasakariApi:
         segment = {"name": name, "recovery_method": recovery_method, "service_type": service_type}
         if description:
             segment["description"] = description
-        return self.request("POST", "/segments", {"segment": segment})["segment"]
+        return _field(self.request("POST", "/segments", {"segment": segment}), "segment")
 
     def update_segment(self, uuid: str, **fields: str) -> dict:
         """Change a segment's ``fields``."""
-        return self.request(
-            "PUT", f"/segments/{uuid}", {"segment": fields}, kind="/segments/{id}"
-        )["segment"]
+        return _field(
+            self.request("PUT", f"/segments/{uuid}", {"segment": fields}, kind="/segments/{id}"),
+            "segment",
+        )
 
     def delete_segment(self, uuid: str) -> None:
         """Delete an empty segment."""
@@ -216,18 +228,20 @@ class MasakariApi:
             "control_attributes": control_attributes,
             "reserved": reserved,
         }
-        return self.request(
+        answer = self.request(
             "POST", f"/segments/{segment_uuid}/hosts", {"host": host}, kind="/segments/{id}/hosts"
-        )["host"]
+        )
+        return _field(answer, "host")
 
     def update_host(self, segment_uuid: str, host_uuid: str, **fields: object) -> dict:
         """Change a host's ``fields`` (reserved, on_maintenance)."""
-        return self.request(
+        answer = self.request(
             "PUT",
             f"/segments/{segment_uuid}/hosts/{host_uuid}",
             {"host": fields},
             kind="/segments/{id}/hosts/{id}",
-        )["host"]
+        )
+        return _field(answer, "host")
 
     def remove_host(self, segment_uuid: str, host_uuid: str) -> None:
         """Unregister a host."""
@@ -247,18 +261,38 @@ class MasakariApi:
         query = dict(filters, limit=str(min(limit, self._page_size)))
         query.update(sort_key="created_at", sort_dir="desc")
         path = f"/notifications?{urllib.parse.urlencode(query)}"
-        return self.request("GET", path, kind="/notifications")["notifications"]
+        return _field(self.request("GET", path, kind="/notifications"), "notifications")
 
 
-def _find_endpoint(token_body: Mapping[str, Any], region: str, interface: str) -> str:
+def _decode(raw: bytes, what: str) -> Any:
+    """JSON of an answer; an ApiError when it is not JSON (a proxy's error page, say)."""
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise ApiError(f"{what}: the answer is not JSON") from None
+
+
+def _field(answer: Any, key: str) -> Any:
+    """``answer[key]`` of a masakari answer; an ApiError when the answer lacks it."""
+    if not isinstance(answer, dict) or key not in answer:
+        raise ApiError(f"unexpected answer from masakari (no {key!r})")
+    return answer[key]
+
+
+def _find_endpoint(token_body: Any, region: str, interface: str) -> str:
     """The Masakari endpoint of ``interface`` in ``region`` from a token's catalog."""
-    for service in token_body.get("token", {}).get("catalog", []):
-        if service.get("type") != SERVICE_TYPE:
+    token = token_body.get("token") if isinstance(token_body, dict) else None
+    catalog = token.get("catalog") if isinstance(token, dict) else None
+    for service in catalog if isinstance(catalog, list) else []:
+        if not isinstance(service, dict) or service.get("type") != SERVICE_TYPE:
             continue
-        for endpoint in service.get("endpoints", []):
-            if endpoint.get("interface") == interface and region in (
-                endpoint.get("region_id"),
-                endpoint.get("region"),
+        endpoints = service.get("endpoints")
+        for endpoint in endpoints if isinstance(endpoints, list) else []:
+            if (
+                isinstance(endpoint, dict)
+                and endpoint.get("url")
+                and endpoint.get("interface") == interface
+                and region in (endpoint.get("region_id"), endpoint.get("region"))
             ):
                 return str(endpoint["url"]).rstrip("/")
     raise ApiError(f"keystone's catalog has no {interface} {SERVICE_TYPE} endpoint in {region}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import urllib.parse
 
 import pytest
 from fake_masakari_api import KEYSTONE, FakeMasakari
@@ -285,3 +286,36 @@ def test_new_hosts_are_added_several_at_a_time_and_reported_in_order():
     assert len(fake.members("rack-a")) == 24
     assert report.done[1:] == [f"added compute-{i:02d} to rack-a" for i in range(24)]
     assert api.calls["POST /segments/{id}/hosts"] == 24
+
+
+@pytest.mark.parametrize(
+    ("call", "body", "message"),
+    [
+        ("GET /v1/c0ffee/segments", b"<html>bad gateway</html>", "the answer is not JSON"),
+        ("GET /v1/c0ffee/segments", b'{"segments": [{"name": "x"}]}', "no list of segments"),
+        ("GET /v1/c0ffee/segments", b'["segments"]', "no list of segments"),
+        ("POST /v1/c0ffee/segments", b'{"segmnt": {}}', "no 'segment'"),
+        (
+            "POST /v3/auth/tokens",
+            b'{"token": {"catalog": [7, {"type": "instance-ha"}]}}',
+            "no public",
+        ),
+    ],
+)
+def test_malformed_answers_are_api_errors_not_crashes(call, body, message):
+    fake = FakeMasakari()
+
+    def garbled(method, url, headers, data):
+        status, head, raw = fake(method, url, headers, data)
+        if f"{method} {urllib.parse.urlsplit(url).path}" == call:
+            return status, head, body
+        return status, head, raw
+
+    api = client(fake)
+    api._transport = garbled
+    try:
+        report = reconcile(api, RACK, Managed(), AUTO)
+    except ApiError as exc:  # keystone or the segment list: the whole pass waits
+        assert message in str(exc)
+    else:  # a single call: reported, the rest done
+        assert any(message in r for r in report.retry), report.retry

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 
-import charm
 import masakari_api
 import ops
 import pytest
@@ -25,9 +24,10 @@ def fake(monkeypatch):
     api = FakeMasakari()
 
     def client(credentials, page_size):
-        return masakari_api.MasakariApi(credentials, page_size=page_size, transport=api)
+        return real(credentials, page_size=page_size, transport=api)
 
-    monkeypatch.setattr(charm, "MasakariApi", client)
+    real = masakari_api.MasakariApi
+    monkeypatch.setattr(masakari_api, "MasakariApi", client)
     return api
 
 

@@ -1,0 +1,27 @@
+"""The charm tree builder lays a charm out as charmcraft does (without building a venv)."""
+
+from __future__ import annotations
+
+import build_charm_tree as bct
+import yaml
+
+
+def test_charmcraft_yaml_splits_into_the_files_juju_reads(tmp_path, monkeypatch):
+    venv = tmp_path / "venv-src"
+    (venv / "ops").mkdir(parents=True)
+    monkeypatch.setattr(bct, "venv_for", lambda requirements: venv)
+    tree = bct.build(bct.ROOT / "charms" / "masakari-monitors", tmp_path / "tree")
+    metadata = yaml.safe_load((tree / "metadata.yaml").read_text())
+    assert metadata["name"] == "masakari-monitors"
+    assert metadata["display-name"] == "Masakari monitors"
+    assert metadata["subordinate"] is True
+    assert metadata["provides"]["registration"]["interface"] == "masakari-host"
+    config = yaml.safe_load((tree / "config.yaml").read_text())
+    assert config["options"]["segment-name"]["default"] == "default"
+    actions = yaml.safe_load((tree / "actions.yaml").read_text())
+    assert set(actions) == {"pause", "resume", "restart-services"}
+    assert (tree / "dispatch").read_text() == bct.DISPATCH
+    assert (tree / "dispatch").stat().st_mode & 0o111
+    assert (tree / "src" / "charm.py").stat().st_mode & 0o111
+    assert (tree / "lib" / "openstack_charm_lib" / "hypervisors.py").exists()
+    assert (tree / "venv" / "ops").is_dir()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import os
 import signal
 import statistics
@@ -55,6 +56,15 @@ def _time(text: str) -> datetime.datetime:
     return datetime.datetime.fromisoformat(text.split(".")[0].removesuffix("Z"))
 
 
+def sees_online(log: Path, hosts: list[str]) -> bool:
+    """Whether the host monitor's log shows its first look found ``hosts`` online."""
+    text = log.read_text() if log.exists() else ""
+    return all(
+        f"Recognized '{h}' as a new member of cluster. Host status is 'online'" in text
+        for h in hosts
+    )
+
+
 def measure(stack, failing: str, timeout: float = 600) -> tuple[float, float]:
     """Kill ``failing``'s pacemaker_remoted; seconds to its notification and to finished."""
     import service_stack as ss
@@ -66,10 +76,15 @@ def measure(stack, failing: str, timeout: float = 600) -> tuple[float, float]:
     os.kill(node.pids["pacemaker-remoted"], signal.SIGKILL)
 
     def finished():
+        # The host's failure: a COMPUTE_HOST "STOPPED" event after the kill (the monitor
+        # also reports hosts coming back, as "STARTED").
         found = [
             n
             for n in stack.notifications()
-            if n["type"] == "COMPUTE_HOST" and n.get("source_host_uuid") == uuid
+            if n["type"] == "COMPUTE_HOST"
+            and n.get("source_host_uuid") == uuid
+            and (n.get("payload") or {}).get("event") == "STOPPED"
+            and _time(n["created_at"]) >= killed.replace(microsecond=0)
         ]
         if found and found[0]["status"] in ("failed", "ignored"):
             raise RuntimeError(f"notification for {failing} ended {found[0]['status']}")
@@ -82,10 +97,16 @@ def measure(stack, failing: str, timeout: float = 600) -> tuple[float, float]:
     )
 
 
+def _terminate(*_) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # let the clean-up finish
+    sys.exit(143)
+
+
 def main() -> int:
     """Start the stack, run every profile, print the table; stop everything by PID."""
     import failover_stack
     import pacemaker_cluster as pc
+    import service_stack as ss
 
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--kills", type=int, default=2)
@@ -93,8 +114,8 @@ def main() -> int:
     missing = failover_stack.missing()
     if missing or os.geteuid() != 0:
         sys.exit(f"needs root and {', '.join(missing) or 'nothing else'} (bash .ci/run)")
-    # A terminated run must still stop what it started (the finally below).
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    # A terminated run must still stop what it started (the finally below), once.
+    signal.signal(signal.SIGTERM, _terminate)
     victims = [f"compute-{i}.maas" for i in range(1, 1 + args.kills * len(PROFILES))]
     stack = failover_stack.start([MONITOR, *victims])
     results: dict[str, list[tuple[float, float]]] = {}
@@ -112,11 +133,19 @@ def main() -> int:
         stack.segments["auto"] = body["segments"][0]["uuid"]
         queue = list(victims)
         for name, options in PROFILES.items():
-            monitor = failover_stack.start_hostmonitor(
-                stack, MONITOR, options, name=f"hostmonitor-{len(results)}"
-            )
+            process = f"hostmonitor-{len(results)}"
+            monitor = failover_stack.start_hostmonitor(stack, MONITOR, options, name=process)
+            log = stack.root / f"{process}-logs" / "masakari-hostmonitor.log"
             try:
-                results[name] = [measure(stack, queue.pop(0)) for _ in range(args.kills)]
+                # Kill only once the monitor has seen the next victims online.
+                check = functools.partial(sees_online, log, queue[: args.kills])
+                ss.wait_until(check, 120, f"{process} to see the cluster")
+                results[name] = []
+                for _ in range(args.kills):
+                    victim = queue.pop(0)
+                    results[name].append(measure(stack, victim))
+                    notify, finish = results[name][-1]
+                    print(f"{name}: {victim} {notify:.0f}s / {finish:.0f}s", flush=True)
             finally:
                 pc.stop_pid(monitor.pid)
                 monitor.wait(timeout=30)
@@ -124,7 +153,7 @@ def main() -> int:
         stack.close()
     print("failover latency (s), masakari's timestamps (1 s resolution), evacuation-delay 60")
     print(f"{'profile':26} {'kill->notification':>20} {'kill->finished':>16}  samples")
-    baseline = statistics.median(n for n, _ in results["old charm (hard-coded)"])
+    baseline = statistics.median(n for n, _ in next(iter(results.values())))
     for name, samples in results.items():
         notify = statistics.median(n for n, _ in samples)
         finish = statistics.median(f for _, f in samples)

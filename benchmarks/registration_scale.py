@@ -26,6 +26,11 @@ os.environ.setdefault("MASAKARI_SERVICES_VENV", str(ROOT / "build" / "services-v
 SIZES = (10, 100, 1000)
 
 
+def _terminate(*_) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # let the clean-up finish
+    sys.exit(143)
+
+
 def main() -> int:
     """Start the services, run the passes per size, print the table, stop by PID."""
     import charm_runs
@@ -34,8 +39,8 @@ def main() -> int:
     missing = failover_stack.missing()
     if missing or os.geteuid() != 0:
         sys.exit(f"needs root and {', '.join(missing) or 'nothing else'} (bash .ci/run)")
-    # A terminated run must still stop what it started (the finally below).
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    # A terminated run must still stop what it started (the finally below), once.
+    signal.signal(signal.SIGTERM, _terminate)
     stack = failover_stack.start([])
     rows = []
     try:

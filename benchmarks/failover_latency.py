@@ -52,10 +52,6 @@ PROFILES = {
 MONITOR = "compute-0.maas"
 
 
-def _time(text: str) -> datetime.datetime:
-    return datetime.datetime.fromisoformat(text.split(".")[0].removesuffix("Z"))
-
-
 def sees_online(log: Path, hosts: list[str]) -> bool:
     """Whether the host monitor's log shows its first look found ``hosts`` online."""
     text = log.read_text() if log.exists() else ""
@@ -68,6 +64,7 @@ def sees_online(log: Path, hosts: list[str]) -> bool:
 def measure(stack, failing: str, timeout: float = 600) -> tuple[float, float]:
     """Kill ``failing``'s pacemaker_remoted; seconds to its notification and to finished."""
     import service_stack as ss
+    from failover_stack import masakari_time
 
     uuid = next(h["uuid"] for h in stack.hosts("auto").values() if h["name"] == failing)
     node = stack.remotes[failing]
@@ -84,7 +81,7 @@ def measure(stack, failing: str, timeout: float = 600) -> tuple[float, float]:
             if n["type"] == "COMPUTE_HOST"
             and n.get("source_host_uuid") == uuid
             and (n.get("payload") or {}).get("event") == "STOPPED"
-            and _time(n["created_at"]) >= killed.replace(microsecond=0)
+            and masakari_time(n["created_at"]) >= killed.replace(microsecond=0)
         ]
         if found and found[0]["status"] in ("failed", "ignored"):
             raise RuntimeError(f"notification for {failing} ended {found[0]['status']}")
@@ -92,8 +89,8 @@ def measure(stack, failing: str, timeout: float = 600) -> tuple[float, float]:
 
     done = ss.wait_until(finished, timeout, f"{failing}'s recovery", interval=1)
     return (
-        (_time(done["created_at"]) - killed).total_seconds(),
-        (_time(done["updated_at"]) - killed).total_seconds(),
+        (masakari_time(done["created_at"]) - killed).total_seconds(),
+        (masakari_time(done["updated_at"]) - killed).total_seconds(),
     )
 
 

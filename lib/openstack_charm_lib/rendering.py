@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 from collections.abc import Callable, Iterable, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ class Renderer:
     def __init__(self, charm_templates: Path | None = None):
         self.paths = [p for p in (charm_templates, _LIB_TEMPLATES) if p is not None]
         self._env: Any = None
+        self._digest: str | None = None
 
     def render(self, template: str, context: dict[str, Any]) -> str:
         """Render ``template`` with ``context``; undefined names are errors."""
@@ -56,12 +58,18 @@ class Renderer:
         return self._env.get_template(template).render(**context)
 
     def digest(self) -> str:
-        """Digest of every template's text (a charm upgrade may change them)."""
-        sha = hashlib.sha256()
-        for path in self.paths:
-            for template in sorted(path.glob("*.j2")):
-                sha.update(template.name.encode() + b"\0" + template.read_bytes())
-        return sha.hexdigest()
+        """Digest of every template's text (a charm upgrade may change them).
+
+        Read once per process: the templates only change with the charm, and every hook
+        of a new charm revision is a new process.
+        """
+        if self._digest is None:
+            sha = hashlib.sha256()
+            for path in self.paths:
+                for template in sorted(path.glob("*.j2")):
+                    sha.update(template.name.encode() + b"\0" + template.read_bytes())
+            self._digest = sha.hexdigest()
+        return self._digest
 
 
 def render_ini(sections: dict[str, dict[str, str]], header: str) -> str:
@@ -110,20 +118,29 @@ def _file_state(host: Host, path: str) -> list | None:
     return [hashlib.sha256(content).hexdigest(), *stat]
 
 
+def _plain(value: Any) -> Any:
+    """What the inputs' digest sees of a value JSON cannot encode by itself."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return repr(value)
+
+
 def apply_when_changed(
     host: Host,
     record: MutableMapping[str, Any],
-    inputs_key: str,
+    inputs: Any,
     build: Callable[[], Iterable[ManagedFile]],
 ) -> Applied:
     """:func:`apply_files` on ``build()``, unless nothing can have changed.
 
-    ``inputs_key`` must change whenever the rendered files could (every input, and the
-    templates' digest). ``record`` (the charm's stored state) keeps the key and the
-    state of each file after the last pass; when the key is the same and every file
-    is still as left, nothing is rendered or written.
+    ``inputs`` (values, dataclasses, lists and dicts of them) must hold everything the
+    rendered files depend on, templates' digest included. ``record`` (the charm's
+    stored state) keeps a digest of them and the state of each file after the last
+    pass; when the inputs are the same and every file is still as left, nothing is
+    rendered or written.
     """
-    key = hashlib.sha256(inputs_key.encode()).hexdigest()
+    encoded = json.dumps(inputs, sort_keys=True, default=_plain)
+    key = hashlib.sha256(encoded.encode()).hexdigest()
     files = record.get("files") or {}
     if record.get("key") == key and files:
         if all(_file_state(host, path) == list(state) for path, state in files.items()):

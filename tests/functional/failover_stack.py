@@ -12,6 +12,7 @@ process by PID and removes the namespaces.
 
 from __future__ import annotations
 
+import datetime
 import os
 import shutil
 import tempfile
@@ -21,6 +22,11 @@ from pathlib import Path
 import charm_runs
 import pacemaker_cluster as pc
 import service_stack as ss
+
+
+def masakari_time(text: str) -> datetime.datetime:
+    """A timestamp of masakari's (UTC, to the second) as a naive datetime."""
+    return datetime.datetime.fromisoformat(text.split(".")[0].removesuffix("Z"))
 
 
 def missing() -> list[str]:
@@ -64,6 +70,18 @@ class Stack:
 
     def masakari(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
         return self.services.call(method, f"{self.api}{path}", self.token(), body)
+
+    def notify(self, kind: str, hostname: str, payload: dict) -> tuple[int, dict]:
+        """Send a notification as a monitor would; (status, body)."""
+        notification = {
+            "type": kind,
+            "hostname": hostname,
+            "generated_time": datetime.datetime.now(datetime.timezone.utc).strftime(
+                "%Y-%m-%dT%H:%M:%S"
+            ),
+            "payload": payload,
+        }
+        return self.masakari("POST", "/notifications", {"notification": notification})
 
     def notification(self, uuid: str) -> dict:
         return self.masakari("GET", f"/notifications/{uuid}")[1]["notification"]

@@ -42,14 +42,6 @@ SEGMENT_OF = {
 FIGURES: list[str] = []
 
 
-def _time(text: str) -> datetime.datetime:
-    return datetime.datetime.fromisoformat(text.split(".")[0].removesuffix("Z"))
-
-
-def now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-
-
 @pytest.fixture(scope="module")
 def stack():
     if MISSING:
@@ -144,9 +136,9 @@ def test_killing_a_hypervisor_recovers_it_with_every_method(stack):
             if n["type"] == "COMPUTE_HOST" and name in killed_at:
                 by_host.setdefault(name, n)
                 # masakari's own timestamps: created, and last updated (finished).
-                seen_at[name] = _time(n["created_at"])
+                seen_at[name] = failover_stack.masakari_time(n["created_at"])
                 if n["status"] == "finished":
-                    done_at[name] = _time(n["updated_at"])
+                    done_at[name] = failover_stack.masakari_time(n["updated_at"])
         bad = [n for n in by_host.values() if n["status"] in ("failed", "ignored")]
         assert not bad, bad
         return len(done_at) == len(killed_at)
@@ -188,18 +180,7 @@ def test_killing_a_hypervisor_recovers_it_with_every_method(stack):
 def test_instance_failure_stops_and_starts_the_instance(stack):
     server = stack.servers[MONITOR_HOST][0]
     payload = {"event": "LIFECYCLE", "instance_uuid": server, "vir_domain_event": "STOPPED_FAILED"}
-    status, body = stack.masakari(
-        "POST",
-        "/notifications",
-        {
-            "notification": {
-                "type": "VM",
-                "hostname": MONITOR_HOST,
-                "generated_time": now(),
-                "payload": payload,
-            }
-        },
-    )
+    status, body = stack.notify("VM", MONITOR_HOST, payload)
     assert 200 <= status < 300, body
     uuid = body["notification"]["notification_uuid"]
     ss.wait_until(lambda: stack.notification(uuid)["status"] == "finished", 120, "VM notification")
@@ -214,35 +195,13 @@ def test_instance_failure_stops_and_starts_the_instance(stack):
 
 
 def test_duplicate_and_maintenance_notifications_are_refused(stack):
-    status, body = stack.masakari(
-        "POST",
-        "/notifications",
-        {
-            "notification": {
-                "type": "VM",
-                "hostname": MONITOR_HOST,
-                "generated_time": now(),
-                "payload": stack.duplicate_payload,
-            }
-        },
-    )
+    status, body = stack.notify("VM", MONITOR_HOST, stack.duplicate_payload)
     assert status == 409, body
     assert "duplicate" in str(body).lower()
-    status, body = stack.masakari(
-        "POST",
-        "/notifications",
-        {
-            "notification": {
-                "type": "COMPUTE_HOST",
-                "hostname": METHODS["auto"],
-                "generated_time": now(),
-                "payload": {
-                    "event": "STOPPED",
-                    "host_status": "NORMAL",
-                    "cluster_status": "OFFLINE",
-                },
-            }
-        },
+    status, body = stack.notify(
+        "COMPUTE_HOST",
+        METHODS["auto"],
+        {"event": "STOPPED", "host_status": "NORMAL", "cluster_status": "OFFLINE"},
     )
     assert status == 409, body
     assert "maintenance" in str(body).lower()

@@ -9,8 +9,6 @@ report must be nova's compute host name; the charm blocks when they disagree.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 
 import monitors_workload as wl
@@ -91,15 +89,10 @@ class MasakariMonitorsCharm(ReconcilingCharm):
         if not config.monitors:
             return ops.BlockedStatus("Every monitor is disabled: enable at least one")
         group = services.run_as_group(self.host, config.monitors[0])
-        key = json.dumps(
-            [dataclasses.asdict(config), dataclasses.asdict(state.info), hostname, group],
-            sort_keys=True,
-            default=repr,
-        )
         applied = apply_when_changed(
             self.host,
             self._stored.rendered,
-            key,
+            [config, state.info, hostname, group],
             lambda: wl.build_files(config, state.info, hostname, group),
         )
         pending = {*self._stored.pending_restarts, *applied.restarts}

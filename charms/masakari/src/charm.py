@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-import json
 import logging
 import secrets
 import time
@@ -399,11 +398,11 @@ class MasakariCharm(ReconcilingCharm):
             stats_password=str(self._stored.stats_password),
             ipv6=is_ipv6(next(iter(local.values()), "")),
         )
-        key = json.dumps(
-            [dataclasses.asdict(inputs), self.renderer.digest()], sort_keys=True, default=repr
-        )
         applied = apply_when_changed(
-            self.host, self._stored.rendered, key, lambda: wl.build_files(inputs, self.renderer)
+            self.host,
+            self._stored.rendered,
+            [inputs, self.renderer.digest()],
+            lambda: wl.build_files(inputs, self.renderer),
         )
         if wl.CHARM_CA in applied.changed:
             self.host.run(["update-ca-certificates"])
@@ -515,29 +514,41 @@ class MasakariCharm(ReconcilingCharm):
             return
         managed = self._managed()
         desired = self._desired_hosts()
-        if not desired.hosts and not managed.hosts and not managed.segments:
-            outcome.blocked.extend(f"hosts relation: {p}" for p in desired.problems)
-            return
+        problems = [f"hosts relation: {p}" for p in desired.problems]
+        if desired.hosts or managed.hosts or managed.segments:
+            problems += self._reconcile_registration(cfg, keystone, desired, managed, outcome)
+        outcome.blocked.extend(_summarise("host registration", problems))
+
+    def _reconcile_registration(
+        self,
+        cfg: MasakariConfig,
+        keystone: relations.Keystone,
+        desired: hypervisors.Desired,
+        managed: registration.Managed,
+        outcome: Outcome,
+    ) -> list[str]:
+        """One pass against the API; returns what needs the operator."""
         import registration
         from masakari_api import ApiError
 
+        peers = self.model.get_relation("cluster")
+        assert peers is not None
         settings = registration.Settings(cfg.recovery_method, cfg.service_type)
         api = self._masakari_api(cfg, keystone)
         try:
             report = registration.reconcile(api, desired.hosts, managed, settings)
         except ApiError as exc:
             outcome.waiting.append(f"host registration: {exc}; retrying on the next hook")
-            return
+            return []
         if report.managed != managed:
             peers.data[self.app][REGISTERED_KEY] = report.managed.dumps()
         if report.done:
             logger.info("host registration: %s", "; ".join(report.done))
         logger.debug("host registration calls: %s", dict(api.calls))
-        problems = [f"hosts relation: {p}" for p in desired.problems] + report.blocked
-        outcome.blocked.extend(_summarise("host registration", problems))
         outcome.waiting.extend(_summarise("host registration", report.retry, " (retrying)"))
         if report.hosts:
             outcome.registered = f"; hosts registered: {report.hosts}, segments: {report.segments}"
+        return report.blocked
 
     def _on_segment_action(self, event: ops.ActionEvent) -> None:
         import segment_actions

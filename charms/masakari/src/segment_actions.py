@@ -7,7 +7,7 @@ Nothing here prints a credential: results hold names, states and UUIDs only.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from masakari_api import ApiError, MasakariApi
 from openstack_charm_lib.actions import ActionRefusedError
@@ -23,13 +23,19 @@ def _segment_by_name(api: MasakariApi, name: str) -> dict:
     raise ActionRefusedError(f"no segment named {name!r} (see list-segments)")
 
 
+def _registered_hosts(api: MasakariApi, segments: list[dict]) -> Iterator[tuple[dict, dict]]:
+    """(segment, host) for every host of ``segments``."""
+    for segment in segments:
+        for host in api.hosts(segment["uuid"]):
+            yield segment, host
+
+
 def _find_host(api: MasakariApi, hostname: str, segment_name: str) -> tuple[dict, dict]:
     """(segment, host) for ``hostname``, in ``segment_name`` when given."""
     segments = [_segment_by_name(api, segment_name)] if segment_name else api.segments()
-    for segment in segments:
-        for host in api.hosts(segment["uuid"]):
-            if host["name"] == hostname:
-                return segment, host
+    for segment, host in _registered_hosts(api, segments):
+        if host["name"] == hostname:
+            return segment, host
     where = f"segment {segment_name}" if segment_name else "any segment"
     raise ActionRefusedError(f"host {hostname} is not registered in {where}")
 
@@ -136,10 +142,7 @@ def list_notifications(api: MasakariApi, params: Mapping[str, object]) -> dict[s
     filters: dict[str, str] = {}
     if params.get("status"):
         filters["status"] = str(params["status"])
-    names: dict[str, str] = {}
-    for segment in api.segments():
-        for host in api.hosts(segment["uuid"]):
-            names[host["uuid"]] = host["name"]
+    names = {host["uuid"]: host["name"] for _, host in _registered_hosts(api, api.segments())}
     if params.get("hostname"):
         wanted = str(params["hostname"])
         uuids = [uuid for uuid, name in names.items() if name == wanted]

@@ -330,3 +330,13 @@ def test_list_notifications_newest_first_with_host_names(ctx, installed, fake):
 def test_list_segments_on_an_empty_deployment(ctx, installed, fake):
     run_action(ctx, "list-segments", st=full_state())
     assert ctx.action_results == {"count": "0", "segments": "no segments"}
+
+
+def test_bad_relation_data_is_reported_even_when_the_api_is_down(ctx, installed, fake):
+    fake.down = True
+    units = {**MONITORS, 3: {"hostname": "bad host!", "segment": "rack-a", "reserved": "no"}}
+    out = ctx.run(ctx.on.config_changed(), state(units=units))
+    assert out.unit_status == ops.BlockedStatus(
+        "host registration: hosts relation: masakari-monitors/3 sent an invalid hostname "
+        "'bad host!'"
+    )

@@ -151,7 +151,7 @@ def masakari_scenario(tmp: Path, shuffles: int):
     conftest = importlib.import_module("conftest")
     charm = importlib.import_module("charm")
     wl = importlib.import_module("masakari_workload")
-    from openstack_charm_lib.testing import FakeHost
+    from openstack_charm_testing import FakeHost
     from ops import testing
 
     peer_data = {
@@ -209,7 +209,7 @@ def pacemaker_remote_scenario(tmp: Path, shuffles: int):
     conftest = importlib.import_module("conftest")
     charm = importlib.import_module("charm")
     pr = importlib.import_module("pacemaker_remote")
-    from openstack_charm_lib.testing import FakeHost
+    from openstack_charm_testing import FakeHost
     from ops import testing
 
     key = {"pacemaker-key": conftest.KEY_B64}
@@ -241,7 +241,7 @@ def monitors_scenario(tmp: Path, shuffles: int):
     """masakari-monitors: keystone answering late, then masakari on registration."""
     conftest = importlib.import_module("conftest")
     charm = importlib.import_module("charm")
-    from openstack_charm_lib.testing import FakeHost
+    from openstack_charm_testing import FakeHost
     from ops import testing
 
     steps = relation_block("identity-credentials", [{}, conftest.CREDENTIALS]) + relation_block(
@@ -291,6 +291,7 @@ def run_charm(name: str, shuffles: int) -> int:
     charm_dir = ROOT / "charms" / name
     for path in (charm_dir / "tests" / "unit", charm_dir / "src", charm_dir / "lib"):
         sys.path.insert(0, str(path))
+    sys.path.append(str(ROOT / "lib"))  # the fake machine, after the staged library
     recorder = Recorder()
     with tempfile.TemporaryDirectory() as tmp:
         services, sequences, start = SCENARIOS[name](Path(tmp), shuffles)

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Build a charm's unpacked tree as ``charmcraft pack`` lays it out, on any host.
 
-The tree holds ``dispatch`` (the same two lines charmcraft writes), ``metadata.yaml``,
-``config.yaml`` and ``actions.yaml`` split out of ``charmcraft.yaml``, ``src/``, the
-staged ``lib/``, ``templates/`` and a ``venv/`` with the charm's requirements. It is
+The tree holds ``dispatch`` (running ``src/charm.py`` with the venv's interpreter and
+``lib`` and ``src`` on the path, as charmcraft's uv plugin lays it out), ``metadata.yaml``,
+``config.yaml`` and ``actions.yaml`` split out of ``charmcraft.yaml``, ``src/`` (with
+the charm's templates), the staged ``lib/`` and a ``venv/`` synced from the charm's
+``uv.lock`` without any dependency group, exactly the runtime the charm ships. It is
 what Juju runs, so the benchmarks time it as a whole process; it is not a release
 artifact (the venv is built for this machine's Python). Usage:
 ``build_charm_tree.py <charm dir> <destination>``.
@@ -12,6 +14,7 @@ artifact (the venv is built for this machine's Python). Usage:
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -21,7 +24,8 @@ import yaml
 from stage_lib import ROOT, stage
 
 DISPATCH = """#!/bin/sh
-JUJU_DISPATCH_PATH="${JUJU_DISPATCH_PATH:-$0}" PYTHONPATH=lib:venv:$PYTHONPATH exec ./src/charm.py
+JUJU_DISPATCH_PATH="${JUJU_DISPATCH_PATH:-$0}" PYTHONPATH=lib:src:$PYTHONPATH \\
+    exec ./venv/bin/python ./src/charm.py
 """
 METADATA_KEYS = (
     "name",
@@ -50,33 +54,17 @@ def split_charmcraft_yaml(charmcraft: dict) -> dict[str, dict]:
     return files
 
 
-def venv_for(requirements: Path) -> Path:
-    """A --target install of ``requirements`` (plus the binary packages), built once."""
-    key = requirements.read_text().strip().replace("\n", ";")
-    target = VENVS / hashlib.sha256(key.encode()).hexdigest()[:12]
-    stamp = target / ".requirements"
-    if stamp.exists() and stamp.read_text() == key:
+def venv_for(charm: Path) -> Path:
+    """The charm's locked runtime venv (``uv sync --locked --no-dev``), built once per lock."""
+    lock = (charm / "uv.lock").read_bytes()
+    target = VENVS / f"{charm.name}-{hashlib.sha256(lock).hexdigest()[:12]}"
+    if (target / "bin" / "python").exists():
         return target
     if target.exists():
         shutil.rmtree(target)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--disable-pip-version-check",
-            "--target",
-            str(target),
-            "-r",
-            str(requirements),
-            "pyyaml",
-            "markupsafe",
-        ],
-        check=True,
-    )
-    stamp.write_text(key)
+    env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(target)}
+    argv = ["uv", "sync", "-q", "--locked", "--no-dev", "--python", sys.executable]
+    subprocess.run(argv, cwd=charm, env=env, check=True)
     return target
 
 
@@ -91,10 +79,10 @@ def build(charm: Path, destination: Path) -> Path:
     for name, content in split_charmcraft_yaml(charmcraft).items():
         (destination / name).write_text(yaml.safe_dump(content, sort_keys=False))
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for part in ("src", "lib", "templates"):
+    for part in ("src", "lib"):
         if (charm / part).exists():
             shutil.copytree(charm / part, destination / part, ignore=ignore)
-    shutil.copytree(venv_for(charm / "requirements.txt"), destination / "venv", ignore=ignore)
+    shutil.copytree(venv_for(charm), destination / "venv", ignore=ignore, symlinks=True)
     dispatch = destination / "dispatch"
     dispatch.write_text(DISPATCH)
     dispatch.chmod(0o755)

@@ -2,10 +2,13 @@
 """Pack every charm (or the named ones) with ``charmcraft pack``, after staging the library.
 
 Packing runs on an Ubuntu host with charmcraft installed (charmcraft refuses other build
-hosts); the ``.charm`` files are left in each charm's directory. ``--check`` validates
-each ``charmcraft.yaml`` against charmcraft's own project model instead, offline and on
-any host (``charmcraft expand-extensions``); ``tox -e lint`` runs it.
-Usage: ``pack_charms.py [--check] [charm ...]``.
+hosts); the ``.charm`` files are left in each charm's directory. Arguments that are not
+charm names go to charmcraft unchanged (``tox -e build -- --destructive-mode
+--platform ubuntu@26.04:amd64 masakari``). A charm whose staged library is not the
+library as it is now is not packed. ``--check`` validates each ``charmcraft.yaml``
+against charmcraft's own project model instead, offline and on any host (``charmcraft
+expand-extensions``); ``tox -e lint`` runs it.
+Usage: ``pack_charms.py [--check] [charm ...] [charmcraft pack arguments ...]``.
 """
 
 from __future__ import annotations
@@ -17,26 +20,45 @@ import sys
 import tempfile
 from pathlib import Path
 
-from stage_lib import ROOT, charms, stage
+from stage_lib import StagingError, charms, is_current, stage
+
+
+def split_args(args: list[str]) -> tuple[bool, list[Path], list[str]]:
+    """(--check given, the charms named, the arguments for charmcraft)."""
+    known = {c.name: c for c in charms()}
+    selected = [known[a] for a in args if a in known]
+    passed = [a for a in args if a not in known and a != "--check"]
+    return "--check" in args, selected or list(known.values()), passed
+
+
+def pack(charmcraft: str, selected: list[Path], passed: list[str]) -> int:
+    """Stage and pack each charm; non-zero at the first failure."""
+    for charm in selected:
+        try:
+            stage(charm)
+        except StagingError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        if not is_current(charm):
+            print(f"{charm.name}: the staged library is stale", file=sys.stderr)
+            return 1
+        argv = [charmcraft, "pack", "--verbose", *passed]
+        print(f"packing {charm.name}: {' '.join(argv[1:])}", flush=True)
+        if subprocess.call(argv, cwd=charm):
+            return 1
+    return 0
 
 
 def main(args: list[str]) -> int:
     """Stage and pack (or, with --check, validate); non-zero on any failure."""
-    check = "--check" in args
-    names = [a for a in args if a != "--check"]
+    check, selected, passed = split_args(args)
     charmcraft = shutil.which("charmcraft")
     if charmcraft is None:
         print("charmcraft is not installed: 'snap install charmcraft --classic'", file=sys.stderr)
         return 2
-    selected = [ROOT / "charms" / n for n in names] if names else charms()
     if check:
         return validate(charmcraft, selected)
-    for charm in selected:
-        stage(charm)
-        print(f"packing {charm.name}", flush=True)
-        if subprocess.call([charmcraft, "pack", "--verbose"], cwd=charm):
-            return 1
-    return 0
+    return pack(charmcraft, selected, passed)
 
 
 def validate(charmcraft: str, selected: list[Path]) -> int:

@@ -7,4 +7,14 @@ Staged into each charm's ``lib/`` by ``tools/stage_lib.py``; charms import it as
 ``status`` (one honest status), ``relations`` (readers/writers of OpenStack relations),
 ``hacluster`` (the ``ha`` relation payload), ``network`` (addresses and endpoints),
 ``tls`` (certificate requests and files), ``config_flags`` (section-aware overrides).
+
+``__version__`` is what each charm's ``pyproject.toml`` records under
+``[tool.openstack-charm-lib]``; staging refuses a charm that records another version,
+and writes the version and a digest of the staged files into the copy
+(``STAGED``), so a packed charm says which library it carries.
+``RUNTIME_DEPENDENCIES`` are the distributions the library imports, which every
+charm's ``dependencies`` must list.
 """
+
+__version__ = "2.0.0"
+RUNTIME_DEPENDENCIES = ("ops", "jinja2")

@@ -1,7 +1,7 @@
 """Access to the machine a charm runs on: files, commands and a few facts.
 
 Everything that touches the system goes through :class:`Host`, so that unit tests can
-substitute :class:`openstack_charm_lib.testing.FakeHost` and assert on what would have
+substitute :class:`openstack_charm_testing.FakeHost` and assert on what would have
 happened. Writes are atomic and report whether content changed.
 """
 

@@ -27,15 +27,28 @@ OPENSTACK_RELEASES: tuple[str, ...] = (
 
 # The release each Ubuntu series ships in its own archive ("distro").
 SERIES_DISTRO_RELEASE: dict[str, str] = {
-    "jammy": "yoga",
-    "noble": "caracal",
+    "jammy": "yoga",  # 22.04
+    "noble": "caracal",  # 24.04
+    "resolute": "gazpacho",  # 26.04
 }
 
-# Cloud Archive pockets offered on each series.
+# Cloud Archive pockets offered on each series. Each LTS gets the releases up to the
+# next LTS's distro release: noble stops at gazpacho. resolute's hibiscus pocket follows
+# that practice; it was not verified from here (a missing pocket makes the charm block
+# with the apt error, naming openstack-origin).
 CLOUD_ARCHIVE_POCKETS: dict[str, tuple[str, ...]] = {
     "jammy": ("zed", "antelope", "bobcat", "caracal"),
     "noble": ("dalmatian", "epoxy", "flamingo", "gazpacho"),
+    "resolute": ("hibiscus",),
 }
+
+# Ubuntu series by version number, for messages and the support table.
+SERIES_VERSIONS: dict[str, str] = {"jammy": "22.04", "noble": "24.04", "resolute": "26.04"}
+
+
+def releases_on(series: str) -> tuple[str, ...]:
+    """Every OpenStack release ``series`` can install, oldest first."""
+    return (SERIES_DISTRO_RELEASE[series], *CLOUD_ARCHIVE_POCKETS[series])
 
 
 def release_index(release: str) -> int:
@@ -97,7 +110,8 @@ def parse_origin(value: str, series: str) -> Origin:
     """
     value = value.strip()
     if series not in SERIES_DISTRO_RELEASE:
-        raise OriginError(f"Ubuntu series {series!r} is not supported")
+        supported = ", ".join(f"{n} ({v})" for n, v in SERIES_VERSIONS.items())
+        raise OriginError(f"Ubuntu series {series!r} is not supported (supported: {supported})")
     distro_release = SERIES_DISTRO_RELEASE[series]
     if value in ("", "distro"):
         return Origin("distro", distro_release, value="distro")
@@ -136,7 +150,7 @@ def _release_origin(value: str, series: str, release: str, pocket: str | None) -
     if release == SERIES_DISTRO_RELEASE[series]:
         return Origin("distro", release, proposed=proposed, value=value)
     if release not in CLOUD_ARCHIVE_POCKETS[series]:
-        offered = ", ".join((SERIES_DISTRO_RELEASE[series], *CLOUD_ARCHIVE_POCKETS[series]))
+        offered = ", ".join(releases_on(series))
         raise OriginError(
             f"openstack-origin {value!r}: {release} is not available on {series} "
             f"(available: {offered})"

@@ -6,10 +6,12 @@ import pytest
 from openstack_charm_lib.config_flags import ConfigFlagsError, merge_flags, parse_config_flags
 from openstack_charm_lib.releases import (
     OPENSTACK_RELEASES,
+    SERIES_DISTRO_RELEASE,
     OriginError,
     parse_origin,
     release_from_major_version,
     release_index,
+    releases_on,
 )
 
 
@@ -27,6 +29,12 @@ from openstack_charm_lib.releases import (
         ("cloud:noble-epoxy/proposed", "noble", "cloud", "epoxy", True),
         ("ppa:team/archive", "noble", "ppa", None, False),
         ("deb http://m/u noble main", "noble", "deb", None, False),
+        # 26.04 ships gazpacho; its Cloud Archive carries the releases after it.
+        ("distro", "resolute", "distro", "gazpacho", False),
+        ("", "resolute", "distro", "gazpacho", False),
+        ("gazpacho", "resolute", "distro", "gazpacho", False),
+        ("hibiscus", "resolute", "cloud", "hibiscus", False),
+        ("cloud:resolute-hibiscus/proposed", "resolute", "cloud", "hibiscus", True),
     ],
 )
 def test_parse_origin(value, series, kind, release, proposed):
@@ -43,12 +51,25 @@ def test_parse_origin(value, series, kind, release, proposed):
         ("epoxy/backports", "noble", "unknown pocket 'backports'"),
         ("hibiscus", "noble", "hibiscus is not available on noble"),
         ("distro", "focal", "series 'focal' is not supported"),
+        ("distro", "focal", r"supported: jammy \(22.04\), noble \(24.04\), resolute \(26.04\)"),
+        ("caracal", "resolute", "caracal is not available on resolute"),
+        ("epoxy", "resolute", r"available: gazpacho, hibiscus\)"),
+        ("cloud:noble-gazpacho", "resolute", "is for noble, this machine runs resolute"),
         ("http://x", "noble", "is not a known source"),
     ],
 )
 def test_invalid_origins_name_the_value(value, series, message):
     with pytest.raises(OriginError, match=message):
         parse_origin(value, series)
+
+
+def test_every_series_offers_a_contiguous_run_of_releases_from_its_distro_release():
+    for series in SERIES_DISTRO_RELEASE:
+        indexes = [release_index(r) for r in releases_on(series)]
+        assert indexes == list(range(indexes[0], indexes[0] + len(indexes))), series
+    # Each LTS's Cloud Archive stops where the next LTS's distro release starts.
+    assert releases_on("noble")[-1] == SERIES_DISTRO_RELEASE["resolute"]
+    assert releases_on("jammy")[-1] == SERIES_DISTRO_RELEASE["noble"]
 
 
 def test_release_table_runs_yoga_to_the_newest():

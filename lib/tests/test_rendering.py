@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from openstack_charm_lib import services
 from openstack_charm_lib.rendering import ManagedFile, apply_when_changed
-from openstack_charm_lib.testing import FakeHost
+from openstack_charm_testing import FakeHost
 
 
 def test_unchanged_inputs_skip_building_until_a_file_drifts(tmp_path):

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import ModuleType
 
 from openstack_charm_lib.host import Host
-from openstack_charm_lib.testing import FakeHost
+from openstack_charm_testing import FakeHost
 from ops import testing
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,6 +34,9 @@ def load_charm(name: str) -> ModuleType:
         for path in (charm_dir / "lib", charm_dir / "src"):
             if str(path) not in sys.path:
                 sys.path.insert(0, str(path))
+        # The fake machine; after the staged library, which must win.
+        if str(ROOT / "lib") not in sys.path:
+            sys.path.append(str(ROOT / "lib"))
         module_name = f"{name.replace('-', '_')}_charm"
         spec = importlib.util.spec_from_file_location(module_name, charm_dir / "src" / "charm.py")
         assert spec and spec.loader

@@ -25,7 +25,7 @@ from masakari_unit_fixtures import (
     full_state,
     synced,
 )
-from openstack_charm_lib.testing import FakeHost
+from openstack_charm_testing import FakeHost
 from ops import testing
 
 CONFIGS = {

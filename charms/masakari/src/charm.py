@@ -397,6 +397,7 @@ class MasakariCharm(ReconcilingCharm):
             cpus=self.host.cpu_count(),
             stats_password=str(self._stored.stats_password),
             ipv6=is_ipv6(next(iter(local.values()), "")),
+            release=outcome.release,
         )
         applied = apply_when_changed(
             self.host,

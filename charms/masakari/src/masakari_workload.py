@@ -15,7 +15,7 @@ from pathlib import Path
 from masakari_config import MasakariConfig
 from openstack_charm_lib.config_flags import merge_flags
 from openstack_charm_lib.relations import Database, Keystone, Messaging
-from openstack_charm_lib.releases import release_from_major_version
+from openstack_charm_lib.releases import release_from_major_version, release_index
 from openstack_charm_lib.rendering import ManagedFile, Renderer, render_ini
 from openstack_charm_lib.tls import TlsMaterial
 
@@ -42,8 +42,14 @@ WSGI_TLS_PORT = 15848
 MEMCACHED_PORT = 11211
 HAPROXY_STATS_PORT = 8888
 
-MASAKARI_CONF = "/etc/masakari/masakari.conf"
-API_PASTE = "/etc/masakari/api-paste.ini"
+CONFIG_DIR = "/etc/masakari"
+MASAKARI_CONF = f"{CONFIG_DIR}/masakari.conf"
+API_PASTE = f"{CONFIG_DIR}/api-paste.ini"
+# The charm's own WSGI entry (see wsgi_entry); a directory no package writes to.
+WSGI_DIR = "/usr/local/lib/masakari-charm"
+WSGI_SCRIPT = f"{WSGI_DIR}/masakari-api.wsgi"
+# masakari.wsgi.api (the module path upstream names) exists from this release on.
+WSGI_MODULE_RELEASE = "flamingo"
 WSGI_SITE = "charm-masakari-api"
 TLS_SITE = "charm-masakari-https"
 PACKAGE_SITE = "masakari-api"
@@ -55,7 +61,7 @@ CHARM_CA = "/usr/local/share/ca-certificates/masakari-charm.crt"
 DB_CA = "/etc/masakari/mysql-ca.pem"
 RABBIT_CA = "/etc/masakari/rabbitmq-ca.pem"
 
-TEMPLATES = Path(__file__).parent.parent / "templates"
+TEMPLATES = Path(__file__).parent / "templates"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,6 +86,7 @@ class WorkloadInputs:
     cpus: int
     stats_password: str
     ipv6: bool = False
+    release: str | None = None  # OpenStack release of the installed packages
 
 
 def masakari_conf_sections(inputs: WorkloadInputs) -> dict[str, dict[str, str]]:
@@ -148,6 +155,22 @@ def masakari_conf(inputs: WorkloadInputs) -> str:
     return render_ini(masakari_conf_sections(inputs), header)
 
 
+def wsgi_entry(release: str | None, renderer: Renderer) -> str:
+    """The WSGI script Apache serves masakari-api from, for masakari of ``release``.
+
+    From flamingo on it imports ``masakari.wsgi.api:application``; before, it calls the
+    application factory ``masakari.cmd.api.initialize_application``, which every
+    release from yoga to the newest has (so an unknown release gets it too).
+    """
+    module_path = release is not None and release_index(release) >= release_index(
+        WSGI_MODULE_RELEASE
+    )
+    return renderer.render(
+        "masakari-api.wsgi.j2",
+        {"release": release, "config_dir": CONFIG_DIR, "module_path": module_path},
+    )
+
+
 def certificate_paths(common_name: str) -> tuple[str, str]:
     """Where Apache finds the certificate and key for ``common_name``."""
     return f"{SSL_DIR}/cert_{common_name}", f"{SSL_DIR}/key_{common_name}"
@@ -166,11 +189,17 @@ def build_files(inputs: WorkloadInputs, renderer: Renderer) -> list[ManagedFile]
             mode=0o640,
             restarts=("apache2", "masakari-engine"),
         ),
+        ManagedFile(WSGI_SCRIPT, wsgi_entry(inputs.release, renderer), restarts=("apache2",)),
         ManagedFile(
             f"/etc/apache2/sites-available/{WSGI_SITE}.conf",
             renderer.render(
                 "masakari-api-site.conf.j2",
-                {"listen": wsgi_listen, "processes": cfg.api_workers(inputs.cpus)},
+                {
+                    "listen": wsgi_listen,
+                    "processes": cfg.api_workers(inputs.cpus),
+                    "wsgi_script": WSGI_SCRIPT,
+                    "wsgi_dir": WSGI_DIR,
+                },
             ),
             restarts=("apache2",),
         ),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import charm
 import pytest
-from openstack_charm_lib.testing import FakeHost
+from openstack_charm_testing import FakeHost
 from ops import testing
 
 FQDN = "compute-1.maas"

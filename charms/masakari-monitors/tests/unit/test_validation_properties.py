@@ -19,7 +19,7 @@ from conftest import CREDENTIALS, NOVA_CONF_FQDN, OPT_NAMESPACES, PACKAGES, stat
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from monitors_config import TUNABLES
-from openstack_charm_lib.testing import FakeHost
+from openstack_charm_testing import FakeHost
 from ops import testing
 
 # masakari-monitors registers keystoneauth's [api] options (auth_type, the password

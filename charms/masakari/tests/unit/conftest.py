@@ -7,7 +7,7 @@ import json
 
 import charm
 import pytest
-from openstack_charm_lib.testing import FakeHost
+from openstack_charm_testing import FakeHost
 from ops import testing
 
 UNIT = "masakari/0"
@@ -174,7 +174,7 @@ def stored(**content) -> testing.StoredState:
     base = {
         "paused": False,
         "stats_password": "statspw",
-        "applied_origin": "caracal",
+        "applied_origin": "distro",
         "pending_restarts": [],
     }
     return testing.StoredState(owner_path="MasakariCharm", content=base | content)

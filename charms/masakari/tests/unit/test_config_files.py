@@ -5,7 +5,9 @@ masakari.conf is validated against masakari's real option definitions.
 
 from __future__ import annotations
 
+import ast
 import configparser
+import runpy
 import shutil
 import subprocess
 import sys
@@ -17,6 +19,7 @@ import pytest
 from conftest import (
     CA_PEM,
     DB_DATA,
+    MASAKARI_PACKAGES,
     OPT_NAMESPACES,
     amqp_relation,
     b64,
@@ -24,6 +27,8 @@ from conftest import (
     full_state,
     synced,
 )
+from openstack_charm_lib.releases import OPENSTACK_RELEASES
+from openstack_charm_lib.rendering import Renderer
 from ops import testing
 
 
@@ -66,7 +71,13 @@ def test_defaults(ctx, installed):
     assert not conf.has_section("oslo_messaging_rabbit")
     site = installed.read_text(f"/etc/apache2/sites-available/{wl.WSGI_SITE}.conf")
     assert "processes=4 threads=1" in site  # 4 cpus -> 2x capped at 4
-    assert "WSGIScriptAlias / /usr/bin/masakari-wsgi" in site
+    # Apache serves the charm's own WSGI entry, never a script a package may drop.
+    assert f"WSGIScriptAlias / {wl.WSGI_SCRIPT}" in site
+    assert f"<Directory {wl.WSGI_DIR}>" in site
+    assert "/usr/bin" not in site
+    assert installed.owner_of(wl.WSGI_SCRIPT) == ("root", "root", 0o644)
+    entry = installed.read_text(wl.WSGI_SCRIPT)
+    assert "masakari 17" not in entry and "for masakari caracal" in entry
     haproxy = installed.read_text(wl.HAPROXY_CFG)
     for line in (
         "timeout queue 9000",
@@ -280,3 +291,67 @@ def test_validator_rejects_a_misspelled_flag(ctx, installed, tmp_path):
     result = validate(target)
     assert result.returncode != 0
     assert "host_failure/evacuate_all_instancez" in result.stdout + result.stderr
+
+
+RELEASE_OF_MAJOR = {13 + i: r for i, r in enumerate(OPENSTACK_RELEASES)}
+
+
+@pytest.mark.parametrize(("major", "release"), sorted(RELEASE_OF_MAJOR.items()))
+def test_wsgi_entry_per_release_imports_what_that_release_has(major, release):
+    """Module path from flamingo (masakari 20) on, the application factory before."""
+    entry = wl.wsgi_entry(release, Renderer(wl.TEMPLATES))
+    compile(entry, wl.WSGI_SCRIPT, "exec")  # valid Python, as mod_wsgi will load it
+    tree = ast.parse(entry)
+    imported = {
+        (node.module, alias.name)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    if major >= 20:
+        assert imported == {("masakari.wsgi.api", "application")}
+    else:
+        assert imported == {("masakari.cmd.api", "initialize_application")}
+        assert "application = initialize_application()" in entry
+    assert f"for masakari {release}" in entry
+    assert 'os.environ.setdefault("OS_MASAKARI_CONFIG_DIR", "/etc/masakari")' in entry
+
+
+def test_wsgi_entry_of_an_unknown_release_uses_the_factory_every_release_has():
+    entry = wl.wsgi_entry(None, Renderer(wl.TEMPLATES))
+    assert "from masakari.cmd.api import initialize_application" in entry
+    assert "masakari.wsgi.api" not in entry
+
+
+def test_wsgi_entry_reads_the_config_dir_it_names(tmp_path, monkeypatch):
+    """Executed as mod_wsgi would: argv names masakari.conf of OS_MASAKARI_CONFIG_DIR."""
+    fake = tmp_path / "masakari" / "wsgi"
+    fake.mkdir(parents=True)
+    (tmp_path / "masakari" / "__init__.py").write_text("")
+    (fake / "__init__.py").write_text("")
+    (fake / "api.py").write_text("import sys\napplication = ('app', tuple(sys.argv))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "argv", ["mod_wsgi"])
+    monkeypatch.setenv("OS_MASAKARI_CONFIG_DIR", "/srv/conf")
+    for name in ("masakari", "masakari.wsgi", "masakari.wsgi.api"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    entry = tmp_path / "masakari-api.wsgi"
+    entry.write_text(wl.wsgi_entry("gazpacho", Renderer(wl.TEMPLATES)))
+    namespace = runpy.run_path(str(entry))
+    name, argv = namespace["application"]
+    assert (name, argv[1:]) == ("app", ("--config-file", "/srv/conf/masakari.conf"))
+
+
+def test_an_upgrade_past_epoxy_rewrites_the_entry_and_restarts_apache(ctx, installed):
+    ctx.run(ctx.on.config_changed(), full_state(app_data=synced()))
+    assert "masakari.cmd.api" in installed.read_text(wl.WSGI_SCRIPT)
+    installed.available.update(dict.fromkeys(MASAKARI_PACKAGES, "1:20.0.0-0ubuntu1~cloud0"))
+    installed.clear()
+    out = ctx.run(
+        ctx.on.config_changed(),
+        full_state(config={"openstack-origin": "flamingo"}, app_data=synced()),
+    )
+    assert installed.ran("apt-get", "dist-upgrade")
+    assert "from masakari.wsgi.api import application" in installed.read_text(wl.WSGI_SCRIPT)
+    assert "apache2" in installed.restarted()
+    assert out.unit_status == ops.ActiveStatus("Unit is ready")

@@ -30,7 +30,8 @@ def conf(host) -> configparser.ConfigParser:
 
 def test_install_adds_origin_installs_packages_and_keeps_engine_stopped(ctx, host):
     host.series = "jammy"
-    out = ctx.run(ctx.on.install(), testing.State(networks=networks()))
+    state = testing.State(networks=networks(), config={"openstack-origin": "caracal"})
+    out = ctx.run(ctx.on.install(), state)
     assert host.ran("add-apt-repository", "--yes", "--no-update", "cloud-archive:caracal")
     install = host.ran("apt-get", "install")[0]
     assert set(wl.PACKAGES) <= set(install)
@@ -45,6 +46,34 @@ def test_install_on_noble_caracal_uses_the_distro_archive(ctx, host):
     ctx.run(ctx.on.install(), testing.State(networks=networks()))
     assert not host.ran("add-apt-repository")
     assert host.ran("apt-get", "update", "-q")
+
+
+@pytest.mark.parametrize("series", ["jammy", "noble", "resolute"])
+def test_the_default_origin_installs_the_series_own_release(ctx, host, series):
+    """openstack-origin defaults to distro: no Cloud Archive on any supported series."""
+    host.series = series
+    out = ctx.run(ctx.on.install(), testing.State(networks=networks()))
+    assert not host.ran("add-apt-repository")
+    assert set(wl.PACKAGES) <= set(host.ran("apt-get", "install")[0])
+    assert out.unit_status == ops.BlockedStatus(
+        "Missing relations: shared-db, amqp and identity-service"
+    )
+
+
+def test_resolute_offers_the_release_after_its_own_from_the_cloud_archive(ctx, host):
+    host.series = "resolute"
+    state = testing.State(networks=networks(), config={"openstack-origin": "hibiscus"})
+    ctx.run(ctx.on.install(), state)
+    assert host.ran("add-apt-repository", "--yes", "--no-update", "cloud-archive:hibiscus")
+
+
+def test_an_unsupported_series_blocks_naming_the_supported_ones(ctx, host):
+    host.series = "questing"
+    out = ctx.run(ctx.on.install(), testing.State(networks=networks()))
+    assert out.unit_status.name == "blocked"
+    assert "Ubuntu series 'questing' is not supported" in out.unit_status.message
+    assert "resolute (26.04)" in out.unit_status.message
+    assert not host.ran("apt-get")
 
 
 def test_install_failure_blocks_with_reason_and_retries(ctx, host):

@@ -9,7 +9,7 @@ import ops
 from conftest import PACKAGE_VERSIONS, SERVICE_PORTS, full_state, networks, stored
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from openstack_charm_lib.testing import FakeHost
+from openstack_charm_testing import FakeHost
 from ops import testing
 
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)

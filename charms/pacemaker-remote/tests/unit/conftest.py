@@ -6,7 +6,7 @@ import base64
 
 import charm
 import pytest
-from openstack_charm_lib.testing import FakeHost
+from openstack_charm_testing import FakeHost
 from ops import testing
 
 FQDN = "compute-1.maas"

@@ -1,4 +1,4 @@
-"""A fake machine for charm unit tests.
+"""A fake machine for charm unit tests (kept out of the library, so no packed charm has it).
 
 Real files under a temporary root; scripted commands and services.
 
@@ -13,7 +13,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .host import CommandError, Host
+from openstack_charm_lib.host import CommandError, Host
 
 
 class FakeHost(Host):

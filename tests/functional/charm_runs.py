@@ -173,13 +173,27 @@ def _masakari_state(services: dict, config: dict, extra=(), app_data=None) -> te
     )
 
 
-def run_masakari(root: Path, services: dict, config: dict) -> Path:
-    """The masakari charm with mysql-router, rabbitmq and keystone answers; its masakari.conf."""
+@dataclasses.dataclass(frozen=True)
+class MasakariUnit:
+    """A masakari unit after a hook: its files under ``root`` and what it published."""
+
+    root: Path  # the unit's filesystem (masakari.conf, the site, the WSGI entry, haproxy.cfg)
+    identity_service: dict[str, str]  # its bag on identity-service, as keystone reads it
+
+    @property
+    def conf(self) -> Path:
+        """The charm's masakari.conf."""
+        return self.root / "etc" / "masakari" / "masakari.conf"
+
+
+def run_masakari(root: Path, services: dict, config: dict) -> MasakariUnit:
+    """The masakari charm with mysql-router, rabbitmq and keystone answers; what it left."""
     host = _masakari_host(root)
     ctx = _context("masakari", "MasakariCharm", host)
     out = ctx.run(ctx.on.config_changed(), _masakari_state(services, config))
     assert out.unit_status.name in ("active", "blocked"), out.unit_status
-    return host.path("/etc/masakari/masakari.conf")
+    published = next(r for r in out.relations if r.endpoint == "identity-service")
+    return MasakariUnit(host.path("/"), dict(published.local_unit_data))
 
 
 @dataclasses.dataclass

@@ -1,7 +1,10 @@
 """The end-to-end failover stack: real services configured by the charms' files.
 
 Real MariaDB, RabbitMQ, memcached, keystone, masakari-api and masakari-engine (caracal,
-the charms' default release) run on loopback with the masakari charm's masakari.conf; a
+noble's distro release) run on loopback with the masakari charm's files: masakari-api
+under Apache mod_wsgi (the charm's site and WSGI entry) behind haproxy (the charm's
+haproxy.cfg), registered in keystone's catalog from what the charm published on
+identity-service, so every client reaches it on 15868 as a unit's clients do; a
 real corosync/pacemaker cluster node and pacemaker_remoted "hypervisors" run in network
 namespaces, joined with the pacemaker-remote charm's authkey and published data;
 masakari-hostmonitor runs on a hypervisor with the masakari-monitors charm's
@@ -53,6 +56,7 @@ class Stack:
         self.related: dict[str, list[dict]] = {}  # monitors app -> its units' bags
         self.relayed: dict[str, bool] = {}  # hypervisors whose loopback reaches the APIs
         self.started_in = 0.0
+        self.unit: charm_runs.MasakariUnit | None = None  # the masakari unit serving the API
 
     def close(self) -> None:
         """Stop every process by PID and remove the namespaces."""
@@ -160,21 +164,17 @@ def start(hypervisors: list[str], masakari_config: dict | None = None) -> Stack:
             "masakari_password": services.passwords["masakari"],
             "monitors_password": services.passwords["monitors"],
         }
-        # masakari: the charm's file; only host paths and the listen address are redirected.
-        (state / "masakari-logs").mkdir()
+        # masakari: the charm's files; only the log and lock directories are redirected.
         flags = "\n".join(
-            [
-                f"log_dir={state / 'masakari-logs'}",
-                "masakari_api_listen=127.0.0.1",
-                f"wsgi/api_paste_config={ss.SERVICES_VENV / 'etc' / 'masakari' / 'api-paste.ini'}",
-                f"oslo_concurrency/lock_path={state / 'lock'}",
-            ]
+            [f"log_dir={state / 'masakari-logs'}", f"oslo_concurrency/lock_path={state / 'lock'}"]
         )
         config = {**(masakari_config or {}), "config-flags": flags}
-        conf = charm_runs.run_masakari(state / "masakari-root", facts, config)
-        services.start_masakari(conf)
+        unit = charm_runs.run_masakari(state / "masakari-root", facts, config)
+        services.register_endpoints(unit.identity_service)
+        services.start_masakari(unit.root)
 
         stack = Stack(services, topology, facts, state)
+        stack.unit = unit
         if not hypervisors:  # the API alone (registration benchmarks)
             stack.started_in = time.monotonic() - started
             return stack

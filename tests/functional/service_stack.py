@@ -1,8 +1,14 @@
 """Real OpenStack services for the end-to-end test, each started with its PID kept.
 
-MariaDB (a private instance), epmd and RabbitMQ, memcached, keystone (gunicorn),
-masakari-api and masakari-engine, and the Nova test double; all on 127.0.0.1 with state
-under one directory. :meth:`ServiceStack.close` stops every process by PID.
+MariaDB (a private instance), epmd and RabbitMQ, memcached, keystone (gunicorn), the
+Nova test double, and a masakari unit's own serving path: haproxy with the charm's
+``haproxy.cfg`` on 15868 in front of Apache mod_wsgi with the charm's site and WSGI
+entry on 15858, plus masakari-engine. All listen on 127.0.0.1 (haproxy's frontend binds
+as the charm writes it) with state under one directory. Apache and haproxy run in
+private mount namespaces where the charm's paths (``/usr/local/lib/masakari-charm``,
+``/var/log/apache2``, ``/run/haproxy``) are bind mounts of this stack's own
+directories, so the files are used exactly as rendered. :meth:`ServiceStack.close`
+stops every process by PID.
 """
 
 from __future__ import annotations
@@ -29,8 +35,23 @@ ROOT = HERE.parents[1]
 # (caracal; see tests/functional/requirements-services.txt and tox -e func).
 SERVICES_VENV = Path(os.environ.get("MASAKARI_SERVICES_VENV", ROOT / "build" / "services-venv"))
 BIN = SERVICES_VENV / "bin"
-PORTS = {"mysql": 13306, "keystone": 15357, "nova": 18774, "masakari": 15868, "memcached": 11211}
-APT_PACKAGES = ("mariadb-server", "rabbitmq-server", "memcached")
+PORTS = {
+    "mysql": 13306,
+    "keystone": 15357,
+    "nova": 18774,
+    "masakari": 15868,  # haproxy's frontend, as keystone's catalog says
+    "apache": 15858,  # the charm's WSGI site, haproxy's back end
+    "memcached": 11211,
+}
+# What the keystone charm registers for a service name it knows (its service table).
+KEYSTONE_SERVICE_TYPES = {"masakari": "instance-ha"}
+# The charm's haproxy.cfg asks for maxconn 20000 (2 x 20000 descriptors); where the
+# descriptor limit cannot be raised, haproxy's own -n caps it without editing the file.
+HAPROXY_MAXCONN = 4096
+INTERFACES = ("public", "internal", "admin")
+APT_PACKAGES = ("mariadb-server", "rabbitmq-server", "memcached", "apache2", "haproxy")
+MOD_WSGI = "/usr/lib/apache2/modules/mod_wsgi.so"
+APACHE_MODULES = "/usr/lib/apache2/modules"
 
 
 def missing() -> list[str]:
@@ -45,11 +66,14 @@ def missing() -> list[str]:
         "memcached",
     ]
     path = os.environ.get("PATH", "") + ":/usr/sbin:/usr/lib/rabbitmq/bin"
+    tools += ["apache2", "haproxy", "unshare"]
     found = [t for t in tools if shutil.which(t, path=path) is None]
+    if not Path(MOD_WSGI).exists():
+        found.append("libapache2-mod-wsgi-py3")
     for venv_bin in (
         "keystone-manage",
         "gunicorn",
-        "masakari-api",
+        "masakari-manage",
         "masakari-engine",
         "masakari-hostmonitor",
     ):
@@ -390,14 +414,16 @@ class ServiceStack:
                 return err.code, {"raw": raw.decode(errors="replace")}
 
     def register(self) -> dict[str, str]:
-        """What the keystone charm would create: domain, project, users, services, endpoints."""
+        """What the keystone charm creates before any service relates: domain, project, users.
+
+        Nova's endpoint too (the test double). The masakari endpoints come from what the
+        masakari charm publishes: :meth:`register_endpoints`.
+        """
         token, _ = self.admin_token()
         ks = self.keystone_url
 
         def create(path: str, key: str, body: dict) -> str:
-            status, answer = self.call("POST", f"{ks}/{path}", token, {key: body})
-            assert status == 201, (path, status, answer)
-            return answer[key]["id"]
+            return self._create(token, path, key, body)
 
         domain = create("domains", "domain", {"name": "service_domain"})
         project = create("projects", "project", {"name": "services", "domain_id": domain})
@@ -412,23 +438,34 @@ class ServiceStack:
                 "PUT", f"{ks}/projects/{project}/users/{uid}/roles/{admin_role}", token
             )
             assert status == 204
-        for name, kind, url in (
-            ("masakari", "instance-ha", f"http://127.0.0.1:{PORTS['masakari']}/v1/%(tenant_id)s"),
-            ("nova", "compute", f"http://127.0.0.1:{PORTS['nova']}/v2.1"),
-        ):
-            service = create("services", "service", {"name": name, "type": kind})
-            for interface in ("public", "internal", "admin"):
-                create(
-                    "endpoints",
-                    "endpoint",
-                    {
-                        "service_id": service,
-                        "interface": interface,
-                        "url": url,
-                        "region_id": "RegionOne",
-                    },
-                )
+        nova = f"http://127.0.0.1:{PORTS['nova']}/v2.1"
+        self._service_endpoints("nova", "compute", "RegionOne", dict.fromkeys(INTERFACES, nova))
         return {"domain_id": domain, "project_id": project}
+
+    def register_endpoints(self, published: dict[str, str]) -> dict[str, str]:
+        """The catalog entry the keystone charm makes from a unit's identity-service bag.
+
+        ``service`` names the service (its type from keystone's table of known names),
+        ``region`` and ``<interface>_url`` are registered as given. Returns the URLs.
+        """
+        service = published["service"]
+        urls = {interface: published[f"{interface}_url"] for interface in INTERFACES}
+        self._service_endpoints(
+            service, KEYSTONE_SERVICE_TYPES[service], published["region"], urls
+        )
+        return urls
+
+    def _create(self, token: str, path: str, key: str, body: dict) -> str:
+        status, answer = self.call("POST", f"{self.keystone_url}/{path}", token, {key: body})
+        assert status == 201, (path, status, answer)
+        return answer[key]["id"]
+
+    def _service_endpoints(self, name: str, kind: str, region: str, urls: dict[str, str]) -> None:
+        token, _ = self.admin_token()
+        service = self._create(token, "services", "service", {"name": name, "type": kind})
+        for interface, url in urls.items():
+            body = {"service_id": service, "interface": interface, "url": url, "region_id": region}
+            self._create(token, "endpoints", "endpoint", body)
 
     # -- nova double and masakari --------------------------------------------------------------
     def start_nova_double(self) -> None:
@@ -447,14 +484,119 @@ class ServiceStack:
         """Set up or inspect the Nova test double."""
         return self.call(method, f"http://127.0.0.1:{PORTS['nova']}{path}", "test-double", body)[1]
 
-    def start_masakari(self, conf: Path) -> None:
-        """masakari-manage db sync, then masakari-api and masakari-engine with ``conf``."""
+    def start_masakari(self, unit_root: Path) -> None:
+        """A masakari unit as the charm left it under ``unit_root``, serving through haproxy.
+
+        The leader's ``masakari-manage db sync``, then masakari-engine, Apache with the
+        charm's site and WSGI entry, and haproxy with the charm's haproxy.cfg. Only the
+        files' place changes: masakari reads ``OS_MASAKARI_CONFIG_DIR`` (its own
+        setting) instead of /etc/masakari, with the charm's masakari.conf in it.
+        """
+        etc = self.masakari_etc(unit_root)
+        conf = etc / "masakari.conf"
         subprocess.run(
             [str(BIN / "masakari-manage"), "--config-file", str(conf), "db", "sync"],
             check=True,
             capture_output=True,
             timeout=300,
         )
-        self.spawn("masakari-api", [str(BIN / "masakari-api"), "--config-file", str(conf)])
         self.spawn("masakari-engine", [str(BIN / "masakari-engine"), "--config-file", str(conf)])
-        wait_until(lambda: http_ok(f"http://127.0.0.1:{PORTS['masakari']}/"), 60, "masakari-api")
+        self.start_apache(unit_root, etc)
+        self.start_haproxy(unit_root)
+        wait_until(lambda: http_ok(f"http://127.0.0.1:{PORTS['masakari']}/"), 90, "masakari-api")
+
+    def masakari_etc(self, unit_root: Path) -> Path:
+        """``OS_MASAKARI_CONFIG_DIR``: the charm's masakari.conf and the release's api-paste.ini.
+
+        The API runs as the masakari user (the site's WSGIDaemonProcess), so the file is
+        root:masakari 0640 as on a unit, and its log and lock directories are masakari's.
+        """
+        etc = self.state / "masakari-etc"
+        etc.mkdir(exist_ok=True)
+        conf = etc / "masakari.conf"
+        shutil.copy(unit_root / "etc" / "masakari" / "masakari.conf", conf)
+        shutil.chown(conf, "root", "masakari")
+        conf.chmod(0o640)
+        shutil.copy(SERVICES_VENV / "etc" / "masakari" / "api-paste.ini", etc / "api-paste.ini")
+        for directory in ("masakari-logs", "lock"):
+            (self.state / directory).mkdir(exist_ok=True)
+            shutil.chown(self.state / directory, "masakari", "masakari")
+        return etc
+
+    def spawn_with_mounts(
+        self, name: str, mounts: dict[str, Path], argv: list[str], env: dict[str, str]
+    ) -> subprocess.Popen:
+        """``argv`` in a private mount namespace where each target is a bind of its source.
+
+        The targets are the charm's paths on a unit; the sources are this stack's. The
+        process execs in place, so the PID kept is the daemon's own.
+        """
+        binds = []
+        for target, source in mounts.items():
+            Path(target).mkdir(parents=True, exist_ok=True)
+            binds.append(f"mount --bind {source} {target}")
+        script = " && ".join([*binds, 'exec "$@"'])
+        command = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, name]
+        return self.spawn(name, [*command, *argv], env)
+
+    def start_apache(self, unit_root: Path, etc: Path) -> None:
+        """Apache with mod_wsgi serving the charm's site (and through it, its WSGI entry).
+
+        A minimal main configuration of this stack's own loads the modules the site
+        needs and points mod_wsgi at the services' venv, which is built from the
+        interpreter mod_wsgi embeds; the site itself is included as the charm rendered it.
+        """
+        python = subprocess.run(
+            [str(BIN / "python"), "-c", "import sys; print(sys.base_prefix)"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        if python != "/usr":
+            raise RuntimeError(
+                f"{SERVICES_VENV} is built from {python}: mod_wsgi embeds the system "
+                "Python, so the venv must be made with /usr/bin/python3"
+            )
+        run, logs = self.state / "apache-run", self.logs / "apache2"
+        run.mkdir()
+        logs.mkdir()
+        site = unit_root / "etc" / "apache2" / "sites-available" / "charm-masakari-api.conf"
+        main = self.state / "apache2.conf"
+        modules = ("mpm_event", "authz_core", "alias", "wsgi")
+        main.write_text(
+            "\n".join(
+                [
+                    "# The functional stack's main Apache configuration; the site is the charm's.",
+                    "ServerRoot /etc/apache2",
+                    "ServerName localhost",
+                    f"PidFile {run / 'apache2.pid'}",
+                    f"DefaultRuntimeDir {run}",
+                    f"Mutex file:{run} default",
+                    "User www-data",
+                    "Group www-data",
+                    f"ErrorLog {self.logs / 'apache2-main.log'}",
+                    # mod_wsgi says at info level which script each daemon process loads.
+                    "LogLevel info",
+                    'LogFormat "%h %l %u %t \\"%r\\" %>s %O %D" combined',
+                    *(f"LoadModule {m}_module {APACHE_MODULES}/mod_{m}.so" for m in modules),
+                    f"WSGIPythonHome {SERVICES_VENV}",
+                    f"WSGISocketPrefix {run}/wsgi",
+                    f"Include {site}",
+                    "",
+                ]
+            )
+        )
+        wsgi_dir = "/usr/local/lib/masakari-charm"
+        mounts = {wsgi_dir: unit_root / wsgi_dir.lstrip("/"), "/var/log/apache2": logs}
+        argv = ["apache2", "-f", str(main), "-DFOREGROUND"]
+        self.spawn_with_mounts("apache2", mounts, argv, {"OS_MASAKARI_CONFIG_DIR": str(etc)})
+        wait_until(lambda: not port_free(PORTS["apache"]), 30, "apache2")
+
+    def start_haproxy(self, unit_root: Path) -> None:
+        """The charm's haproxy.cfg in haproxy (frontend 15868, back end Apache on 15858)."""
+        run = self.state / "haproxy-run"
+        run.mkdir()
+        cfg = unit_root / "etc" / "haproxy" / "haproxy.cfg"
+        argv = ["haproxy", "-n", str(HAPROXY_MAXCONN), "-f", str(cfg), "-db"]
+        self.spawn_with_mounts("haproxy", {"/run/haproxy": run}, argv, {})
+        wait_until(lambda: not port_free(PORTS["masakari"]), 30, "haproxy")

@@ -68,6 +68,34 @@ def stack():
             print(line)
 
 
+def test_the_api_answers_through_the_units_haproxy_and_apache_as_the_catalog_says(stack):
+    """The catalog lists what the charm published; a request there crosses haproxy, Apache."""
+    token, catalog = stack.services.admin_token()
+    entries = [s for s in catalog["token"]["catalog"] if s["type"] == "instance-ha"]
+    assert [s["name"] for s in entries] == ["masakari"]
+    published = stack.unit.identity_service
+    listed = {e["interface"]: e["url"] for e in entries[0]["endpoints"]}
+    project = catalog["token"]["project"]["id"]  # what keystone substitutes for tenant_id
+    assert listed == {
+        i: published[f"{i}_url"].replace("%(tenant_id)s", project)
+        for i in ("public", "internal", "admin")
+    }
+    assert listed["public"] == f"http://127.0.0.1:{ss.PORTS['masakari']}/v1/{project}"
+    access_log = stack.services.logs / "apache2" / "masakari_access.log"
+    before = access_log.read_text().count("/segments")
+    status, body = stack.services.call("GET", f"{listed['public']}/segments", token)
+    assert status == 200 and body == {"segments": []}
+    # haproxy (the charm's frontend) handed it to Apache (the charm's site), whose
+    # mod_wsgi daemon runs the charm's WSGI entry as the masakari user.
+    # (Apache logs a request once its answer has gone out.)
+    ss.wait_until(lambda: access_log.read_text().count("/segments") == before + 1, 10, "log")
+    wsgi_log = (stack.services.logs / "apache2" / "masakari_error.log").read_text()
+    entry = "/usr/local/lib/masakari-charm/masakari-api.wsgi"
+    assert f"Loading Python script file '{entry}'" in wsgi_log
+    assert stack.services.pids["haproxy"] and stack.services.pids["apache2"]
+    assert "masakari-api" not in stack.services.pids  # no standalone server
+
+
 def test_hypervisors_register_themselves_through_the_charms(stack):
     nova = stack.services.nova
     for host in [MONITOR_HOST, *METHODS.values()]:

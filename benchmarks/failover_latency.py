@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 for path in (ROOT / "tests" / "functional", ROOT / "charms" / "masakari" / "lib"):
     sys.path.insert(0, str(path))
-os.environ.setdefault("MASAKARI_SERVICES_VENV", str(ROOT / "build" / "services-venv"))
+sys.path.append(str(ROOT / "lib"))  # the fake machine, after the staged library
 
 PROFILES = {
     # What the old charm rendered: [host] all hard-coded, upstream's timing defaults.

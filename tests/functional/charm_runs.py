@@ -19,11 +19,15 @@ import time
 from pathlib import Path
 from types import ModuleType
 
+import release_matrix
 from openstack_charm_lib.host import Host
 from openstack_charm_testing import FakeHost
 from ops import testing
 
 ROOT = Path(__file__).resolve().parents[2]
+# The masakari unit runs the stack's release, on the series and origin a unit of it has.
+RELEASE = release_matrix.stack_release()
+SERIES, ORIGIN = release_matrix.STACK_RELEASES[RELEASE]
 _LOADED: dict[str, ModuleType] = {}
 
 
@@ -143,7 +147,7 @@ def _masakari_relations(services: dict, app_data: dict | None) -> list:
         ),
         testing.Relation("identity-service", remote_units_data={0: keystone}),
         testing.PeerRelation(
-            "cluster", local_app_data={"db-synced-release": "caracal", **(app_data or {})}
+            "cluster", local_app_data={"db-synced-release": RELEASE, **(app_data or {})}
         ),
     ]
 
@@ -154,17 +158,19 @@ def _masakari_host(root: Path) -> FakeHost:
     host = FakeHost(
         root,
         fqdn="masakari-0.maas",
+        series=SERIES,
         service_ports={"haproxy": [15868, 8888], "apache2": [15858, 15848], "memcached": [11211]},
     )
     packages = [*workload.PACKAGES, workload.VERSION_PACKAGE]
-    host.installed.update(dict.fromkeys(packages, "17.0.0-0ubuntu1"))
+    version = release_matrix.RELEASES[RELEASE].masakari
+    host.installed.update(dict.fromkeys(packages, f"{version}-0ubuntu1"))
     return host
 
 
 def _masakari_state(services: dict, config: dict, extra=(), app_data=None) -> testing.State:
     return testing.State(
         leader=True,
-        config=config,
+        config={"openstack-origin": ORIGIN, **config},
         relations=[*_masakari_relations(services, app_data), *extra],
         networks=[
             network(n, "127.0.0.1")

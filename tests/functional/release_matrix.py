@@ -8,8 +8,11 @@ upper-constraints), the Python minor version to build with, and any extra pins.
 :func:`ensure_venv` builds (once, then reuses) a venv of given packages for a release
 under ``build/releases/<name>-<release>``.
 
-The services venv of ``tox -e func`` (caracal) must agree with the caracal row;
-``test_wsgi_entry_per_release.py`` checks that it does.
+The end-to-end stack runs one release of :data:`STACK_RELEASES` (``MASAKARI_RELEASE``,
+default caracal): :func:`services_venv` is its venv (the release's masakari,
+masakari-monitors and keystone plus ``requirements-services.txt``), built from the
+system Python, which Debian's mod_wsgi embeds. ``python release_matrix.py services
+<release>`` builds it (tox -e func runs that) and prints its path.
 """
 
 from __future__ import annotations
@@ -65,12 +68,66 @@ _RELEASES = (
         constraints=("SQLAlchemy<2",),
     ),
     Release("dalmatian", "18.0.0", "18.0.0", "26.0.0", "2024-10-09", "3.11"),  # 2024-10-02
-    Release("epoxy", "19.0.0", "19.0.0", "27.0.0", "2025-04-09", "3.11"),  # 2025-04-02
+    # keystone's pysaml2 caps pyOpenSSL below 24.3, whose last releases cap cryptography
+    # below 44; by date alone uv pairs cryptography 44 with pyOpenSSL 22, which fails at
+    # import. The release's upper-constraints hold cryptography at 43.
+    Release(
+        "epoxy", "19.0.0", "19.0.0", "27.0.0", "2025-04-09", "3.11", ("cryptography<44",)
+    ),  # 2025-04-02
     Release("flamingo", "20.0.0", "20.0.0", "28.0.0", "2025-10-08", "3.11"),  # 2025-10-01
-    Release("gazpacho", "21.0.0", "21.0.0", "29.0.0", "2026-04-08", "3.11"),  # 2026-04-01
+    Release(
+        "gazpacho", "21.0.0", "21.0.0", "29.0.0", "2026-04-08", "3.11", ("cryptography<44",)
+    ),  # 2026-04-01; the same pyOpenSSL cap as epoxy
     Release("hibiscus", "22.0.0", "22.0.0", "30.0.0", "2026-10-07", "3.11"),  # 2026-09-30
 )
 RELEASES: dict[str, Release] = {r.name: r for r in _RELEASES}
+
+# The releases the end-to-end stack runs, and the Ubuntu series and openstack-origin a
+# unit of each would have: the LTS-relevant ones, the newest included.
+STACK_RELEASES: dict[str, tuple[str, str]] = {
+    "caracal": ("noble", "distro"),
+    "epoxy": ("noble", "epoxy"),
+    "gazpacho": ("resolute", "distro"),
+    "hibiscus": ("resolute", "hibiscus"),
+}
+DEFAULT_STACK_RELEASE = "caracal"
+SERVICES_REQUIREMENTS = Path(__file__).resolve().parent / "requirements-services.txt"
+# Debian's libapache2-mod-wsgi-py3 embeds this interpreter; the API's venv must be its own.
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def stack_release() -> str:
+    """The release the end-to-end stack runs (``MASAKARI_RELEASE``, default caracal)."""
+    release = os.environ.get("MASAKARI_RELEASE") or DEFAULT_STACK_RELEASE
+    if release not in STACK_RELEASES:
+        raise ValueError(f"MASAKARI_RELEASE={release!r}: one of {', '.join(STACK_RELEASES)}")
+    return release
+
+
+def services_packages(release: str) -> list[str]:
+    """What the stack's venv holds for ``release``."""
+    info = RELEASES[release]
+    extra = [
+        line.strip()
+        for line in SERVICES_REQUIREMENTS.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    return [
+        f"masakari=={info.masakari}",
+        f"masakari-monitors=={info.masakari_monitors}",
+        f"keystone=={info.keystone}",
+        *extra,
+    ]
+
+
+def services_venv_path(release: str) -> Path:
+    """Where :func:`services_venv` puts the venv of ``release``."""
+    return BUILD_DIR / f"services-{release}"
+
+
+def services_venv(release: str) -> Path:
+    """The end-to-end stack's venv of ``release``, from the system Python."""
+    return ensure_venv(release, services_packages(release), "services", python=SYSTEM_PYTHON)
 
 
 class MissingToolError(Exception):
@@ -157,18 +214,25 @@ def _run_uv(command: list[str], what: str) -> None:
         raise VenvBuildError(f"{what} failed ({' '.join(command)}):\n{output[-6000:]}")
 
 
-def ensure_venv(release: str, packages: list[str], name: str) -> Path:
+def ensure_venv(release: str, packages: list[str], name: str, python: str | None = None) -> Path:
     """A venv of ``packages`` as of ``release``, at ``build/releases/<name>-<release>``.
 
     The packages (and the release's extra pins, as constraints) are installed with uv,
     resolving every dependency as of the release's date, into a venv of the release's
     Python. A venv whose stamp records the same inputs is reused as it is; any other is
-    rebuilt from scratch. Raises :class:`MissingToolError` when uv or the interpreter is not
-    available and :class:`VenvBuildError` when the install fails.
+    rebuilt from scratch. ``python`` names the interpreter instead of the release's
+    (it must be of the release's minor version). Raises :class:`MissingToolError` when uv
+    or the interpreter is not available and :class:`VenvBuildError` when the install fails.
     """
     info = RELEASES[release]
     uv = find_uv()
-    python, python_version = find_python(info.python)
+    if python is None:
+        python, python_version = find_python(info.python)
+    else:
+        python_version = _version_of(python) or ""
+        if not python_version.startswith(f"{info.python}."):
+            found = python_version or "missing"
+            raise MissingToolError(f"{release} needs Python {info.python}; {python}: {found}")
     venv = BUILD_DIR / f"{name}-{release}"
     inputs = {
         "release": release,
@@ -198,3 +262,10 @@ def ensure_venv(release: str, packages: list[str], name: str) -> Path:
         _run_uv([*install, *packages], f"installing {' '.join(packages)} for {release}")
         stamp.write_text(json.dumps(inputs, indent=2) + "\n")
     return venv
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] != "services" or sys.argv[2] not in STACK_RELEASES:
+        print(f"usage: release_matrix.py services {{{','.join(STACK_RELEASES)}}}", file=sys.stderr)
+        sys.exit(2)
+    print(services_venv(sys.argv[2]))

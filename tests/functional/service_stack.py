@@ -27,13 +27,15 @@ import urllib.request
 from pathlib import Path
 from typing import IO
 
+import release_matrix
 from pacemaker_cluster import stop_pid
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-# The services run from their own venv, resolved as of the charms' default release
-# (caracal; see tests/functional/requirements-services.txt and tox -e func).
-SERVICES_VENV = Path(os.environ.get("MASAKARI_SERVICES_VENV", ROOT / "build" / "services-venv"))
+# The services run from the venv of the stack's release (MASAKARI_RELEASE, default
+# caracal), resolved as of that release's date (release_matrix; tox -e func builds it).
+RELEASE = release_matrix.stack_release()
+SERVICES_VENV = release_matrix.services_venv_path(RELEASE)
 BIN = SERVICES_VENV / "bin"
 PORTS = {
     "mysql": 13306,

@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Run the functional tests on every release of the end-to-end stack (``tox -e func``).
+
+The default release (caracal) runs everything: the rendered-file checks, the
+pacemaker_remoted checks, the WSGI entry on every release's masakari, and the end-to-end
+scenarios. Each other release of :data:`release_matrix.STACK_RELEASES` (epoxy, gazpacho,
+hibiscus) then runs the end-to-end scenarios again with its own services, its unit on
+its own series and origin, except the 1,000-hypervisor registration, which measures the
+charm rather than the release and would double CI's time. Each release's services venv
+is built first. ``--release R`` (repeatable) runs only the named releases, each with
+everything; other arguments go to pytest.
+Usage: ``run_releases.py [--release R ...] [pytest args]``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import release_matrix
+
+HERE = Path(__file__).resolve().parent
+SCENARIOS = HERE / "test_failover.py"
+RELEASE_INDEPENDENT = "not thousand"  # -k for the releases after the default one
+
+
+def plan(args: list[str]) -> tuple[list[tuple[str, list[str]]], list[str]]:
+    """The (release, pytest selection) runs asked for, and the other pytest arguments."""
+    named, rest = [], []
+    it = iter(args)
+    for arg in it:
+        if arg == "--release":
+            named.append(next(it, ""))
+        elif arg.startswith("--release="):
+            named.append(arg.split("=", 1)[1])
+        else:
+            rest.append(arg)
+    for release in named:
+        if release not in release_matrix.STACK_RELEASES:
+            known = ", ".join(release_matrix.STACK_RELEASES)
+            raise SystemExit(f"--release {release!r}: one of {known}")
+    if named:
+        return [(r, [str(HERE)]) for r in named], rest
+    default = release_matrix.DEFAULT_STACK_RELEASE
+    runs = [(default, [str(HERE)])]
+    runs += [
+        (r, [str(SCENARIOS), "-k", RELEASE_INDEPENDENT])
+        for r in release_matrix.STACK_RELEASES
+        if r != default
+    ]
+    return runs, rest
+
+
+def main(args: list[str]) -> int:
+    """Build each release's venv, run its tests; non-zero when any run fails."""
+    runs, rest = plan(args)
+    results = []
+    for release, selection in runs:
+        started = time.monotonic()
+        print(f"== {release}: building its services venv", flush=True)
+        release_matrix.services_venv(release)
+        env = {**os.environ, "MASAKARI_RELEASE": release}
+        argv = [sys.executable, "-m", "pytest", "-q", "-s", *selection, *rest]
+        print(f"== {release}: {' '.join(argv[3:])}", flush=True)
+        code = subprocess.call(argv, env=env)
+        results.append((release, code, time.monotonic() - started))
+    for release, code, seconds in results:
+        outcome = "passed" if code == 0 else f"FAILED (pytest exit {code})"
+        print(f"{release}: {outcome} in {seconds:.0f}s")
+    failed = sum(1 for _, code, _ in results if code)
+    print(f"releases: {len(results) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -4,10 +4,11 @@
 Packing runs on an Ubuntu host with charmcraft installed (charmcraft refuses other build
 hosts); the ``.charm`` files are left in each charm's directory. Arguments that are not
 charm names go to charmcraft unchanged (``tox -e build -- --destructive-mode
---platform ubuntu@26.04:amd64 masakari``). A charm whose staged library is not the
-library as it is now is not packed. ``--check`` validates each ``charmcraft.yaml``
-against charmcraft's own project model instead, offline and on any host (``charmcraft
-expand-extensions``); ``tox -e lint`` runs it.
+--platform ubuntu@26.04:amd64 masakari``). Each charm is staged first, so it packs the
+library as it is now; a charm recording another library version is not packed.
+``--check`` validates each ``charmcraft.yaml`` against charmcraft's own project model
+instead, offline and on any host (``charmcraft expand-extensions``); ``tox -e lint``
+runs it.
 Usage: ``pack_charms.py [--check] [charm ...] [charmcraft pack arguments ...]``.
 """
 
@@ -20,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from stage_lib import StagingError, charms, is_current, stage
+from stage_lib import StagingError, charms, stage
 
 
 def split_args(args: list[str]) -> tuple[bool, list[Path], list[str]]:
@@ -38,9 +39,6 @@ def pack(charmcraft: str, selected: list[Path], passed: list[str]) -> int:
             stage(charm)
         except StagingError as exc:
             print(exc, file=sys.stderr)
-            return 1
-        if not is_current(charm):
-            print(f"{charm.name}: the staged library is stale", file=sys.stderr)
             return 1
         argv = [charmcraft, "pack", "--verbose", *passed]
         print(f"packing {charm.name}: {' '.join(argv[1:])}", flush=True)

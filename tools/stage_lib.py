@@ -11,8 +11,8 @@ Each charm records the library version it is written against in its
 ``pyproject.toml`` (``[tool.openstack-charm-lib] version``); staging refuses a charm
 whose record differs from the library's ``__version__``, so a library change that
 needs charm changes is a deliberate bump. The copy gets a ``STAGED`` file with the
-version and a digest of the library's files, which :func:`is_current` compares with
-the library as it is now (packing refuses a stale copy).
+version and a digest of the library's files, so a packed charm says which library it
+carries.
 Usage: ``stage_lib.py [charm ...]`` (default: every charm).
 """
 
@@ -76,12 +76,6 @@ def digest(library: Path | None = None) -> str:
 def stamp_text() -> str:
     """What ``STAGED`` holds for the library as it is now."""
     return f"openstack_charm_lib {library_version()} sha256:{digest()}\n"
-
-
-def is_current(charm: Path) -> bool:
-    """Whether ``charm`` holds a copy of the library as it is now."""
-    stamp = charm / "lib" / LIBRARY.name / STAMP
-    return stamp.exists() and stamp.read_text() == stamp_text()
 
 
 def stage(charm: Path) -> Path:

@@ -186,11 +186,6 @@ class MasakariUnit:
     root: Path  # the unit's filesystem (masakari.conf, the site, the WSGI entry, haproxy.cfg)
     identity_service: dict[str, str]  # its bag on identity-service, as keystone reads it
 
-    @property
-    def conf(self) -> Path:
-        """The charm's masakari.conf."""
-        return self.root / "etc" / "masakari" / "masakari.conf"
-
 
 def run_masakari(root: Path, services: dict, config: dict) -> MasakariUnit:
     """The masakari charm with mysql-router, rabbitmq and keystone answers; what it left."""

@@ -57,14 +57,14 @@ _RELEASES = (
     Release("antelope", "15.0.0", "15.0.0", "23.0.0", "2023-03-29", "3.11"),  # 2023-03-22
     Release("bobcat", "16.0.0", "16.0.0", "24.0.0", "2023-10-11", "3.11"),  # 2023-10-04
     Release(
-        "caracal",  # 2024-04-03; the charms' default release, as tox -e func resolves it
+        "caracal",  # 2024-04-03; noble's distro release, the stack's default
         "17.0.0",
         "17.0.0",
         "25.0.0",
         "2024-04-10",
         "3.11",
         # Ubuntu 24.04 runs caracal on SQLAlchemy 1.4; taskflow's migrations there need it
-        # (masakari-engine's persistence; see requirements-services.txt).
+        # (masakari-engine's persistence).
         constraints=("SQLAlchemy<2",),
     ),
     Release("dalmatian", "18.0.0", "18.0.0", "26.0.0", "2024-10-09", "3.11"),  # 2024-10-02

@@ -1,7 +1,9 @@
 """systemd services: state queries, restarts, pause and resume.
 
 Paused services are stopped and disabled so that a reboot does not bring them back
-while an operator has the unit paused; resume re-enables and starts them.
+while an operator has the unit paused; resume re-enables and starts them. A service
+that must not run at all for a while (an engine whose database schema is older than its
+code) is masked: neither a reboot nor a package's maintainer script can start it.
 """
 
 from __future__ import annotations
@@ -55,6 +57,31 @@ def ensure_stopped(host: Host, service: str) -> bool:
     if not is_running(host, service):
         return False
     host.run(["systemctl", "disable", "--now", service])
+    return True
+
+
+def is_masked(host: Host, service: str) -> bool:
+    """Whether ``service`` is masked (``systemctl is-enabled`` says ``masked``)."""
+    proc = host.run(["systemctl", "is-enabled", service], check=False)
+    return proc.stdout.strip().startswith("masked")
+
+
+def mask(host: Host, service: str) -> bool:
+    """Stop ``service`` and mask it; True when it was not masked before.
+
+    Masking works before the unit file exists, so it can precede the package.
+    """
+    if is_masked(host, service):
+        return False
+    host.run(["systemctl", "mask", "--now", service])
+    return True
+
+
+def unmask(host: Host, service: str) -> bool:
+    """Lift a mask of :func:`mask` (the service stays stopped); True when there was one."""
+    if not is_masked(host, service):
+        return False
+    host.run(["systemctl", "unmask", service])
     return True
 
 

@@ -38,6 +38,7 @@ class FakeHost(Host):
         self.installed: dict[str, str] = {}
         self.running: set[str] = set()
         self.enabled: set[str] = set()
+        self.masked: set[str] = set()
         self.service_ports = {k: set(v) for k, v in (service_ports or {}).items()}
         self.commands: list[list[str]] = []
         self.owners: dict[str, tuple[str, str]] = {}
@@ -45,6 +46,9 @@ class FakeHost(Host):
         self.resolvable: set[str] = {fqdn}
         self.unit_groups: dict[str, str] = {}  # service -> Group= of its unit file
         self.depends: dict[str, list[str]] = {}  # package -> what apt installs with it
+        # package -> services its maintainer scripts (re)start when apt installs or upgrades
+        # it, as deb-systemd-invoke does (a masked service is left alone).
+        self.maintainer_starts: dict[str, list[str]] = {}
 
     # -- files -------------------------------------------------------------
     def chown(self, path: Path, owner: str, group: str) -> None:
@@ -136,6 +140,7 @@ class FakeHost(Host):
                 else:
                     link.parent.mkdir(parents=True, exist_ok=True)
                     link.write_text("")
+        before = dict(self.installed)
         if argv[:2] == ["apt-get", "install"]:
             for package in (a for a in argv[2:] if not a.startswith("-") and "::" not in a):
                 for name in (package, *self.depends.get(package, ())):
@@ -143,12 +148,44 @@ class FakeHost(Host):
         if argv[:2] == ["apt-get", "dist-upgrade"]:
             for package in self.installed:
                 self.installed[package] = self.available.get(package, self.installed[package])
+        changed = [p for p, v in self.installed.items() if before.get(p) != v]
+        if changed:
+            self.packages_changed(changed)
         return 0, ""
+
+    def packages_changed(self, packages: list[str]) -> None:
+        """What the maintainer scripts of newly installed or upgraded ``packages`` do."""
+        for package in packages:
+            for service in self.maintainer_starts.get(package, ()):
+                self.commands.append(["deb-systemd-invoke", "restart", service])
+                if service not in self.masked:
+                    self.running.add(service)
 
     def _systemctl(self, args: list[str]) -> tuple[int, str]:
         verb, services = args[0], [a for a in args[1:] if not a.startswith("-")]
         if verb == "show":
             return 0, self.unit_groups.get(services[-1], "") + "\n"
+        if verb == "is-enabled":
+            name = services[-1]
+            state = (
+                "masked"
+                if name in self.masked
+                else ("enabled" if name in self.enabled else "disabled")
+            )
+            return (0 if state == "enabled" else 1), state + "\n"
+        if verb == "mask":
+            self.masked.update(services)
+            if "--now" in args:
+                self.running.difference_update(services)
+            return 0, ""
+        if verb == "unmask":
+            self.masked.difference_update(services)
+            return 0, ""
+        starts = ("restart", "reload-or-restart", "start")
+        if (verb in starts or (verb == "enable" and "--now" in args)) and self.masked & set(
+            services
+        ):
+            return 1, ""  # systemd refuses to start a masked unit
         if verb == "is-active":
             states = ["active" if s in self.running else "inactive" for s in services]
             code = 0 if all(s == "active" for s in states) else 3

@@ -111,8 +111,13 @@ def run_pacemaker_remote(root: Path, key: bytes, address: str, hostname: str) ->
     return {k: hacluster_decode(v) for k, v in bag.items() if k in keys}
 
 
-def _masakari_relations(services: dict, app_data: dict | None) -> list:
-    """What mysql-router, rabbitmq-server and keystone answer, pointing at ``services``."""
+def _masakari_relations(
+    services: dict, app_data: dict | None, synced: str | None = RELEASE
+) -> list:
+    """What mysql-router, rabbitmq-server and keystone answer, pointing at ``services``.
+
+    ``synced`` is the release the peers say the schema was migrated to (None: never).
+    """
     keystone = {
         "service_host": "127.0.0.1",
         "service_port": str(services["keystone_port"]),
@@ -147,7 +152,11 @@ def _masakari_relations(services: dict, app_data: dict | None) -> list:
         ),
         testing.Relation("identity-service", remote_units_data={0: keystone}),
         testing.PeerRelation(
-            "cluster", local_app_data={"db-synced-release": RELEASE, **(app_data or {})}
+            "cluster",
+            local_app_data={
+                **({"db-synced-release": synced} if synced else {}),
+                **(app_data or {}),
+            },
         ),
     ]
 
@@ -167,16 +176,31 @@ def _masakari_host(root: Path) -> FakeHost:
     return host
 
 
-def _masakari_state(services: dict, config: dict, extra=(), app_data=None) -> testing.State:
+def _masakari_state(
+    services: dict, config: dict, extra=(), app_data=None, synced: str | None = RELEASE
+) -> testing.State:
     return testing.State(
         leader=True,
         config={"openstack-origin": ORIGIN, **config},
-        relations=[*_masakari_relations(services, app_data), *extra],
+        relations=[*_masakari_relations(services, app_data, synced), *extra],
         networks=[
             network(n, "127.0.0.1")
             for n in ("cluster", "public", "internal", "admin", "shared-db")
         ],
     )
+
+
+def new_masakari_state(services: dict, config: dict) -> testing.State:
+    """A new masakari leader whose relations answer as in :func:`run_masakari`.
+
+    No release was migrated yet: its first pass runs the leader's db sync.
+    """
+    return _masakari_state(services, config, synced=None)
+
+
+def masakari_context(host: FakeHost) -> testing.Context:
+    """A context of the masakari charm whose machine is ``host``."""
+    return _context("masakari", "MasakariCharm", host)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -149,26 +149,9 @@ def start(hypervisors: list[str], masakari_config: dict | None = None) -> Stack:
     topology = pc.Topology(state / "pacemaker")
     started = time.monotonic()
     try:
-        services.start_mariadb()
-        services.start_rabbitmq()
-        services.start_memcached()
-        services.start_keystone()
-        ids = services.register()
-        services.start_nova_double()
-        facts = {
-            "keystone_port": ss.PORTS["keystone"],
-            "mysql_port": ss.PORTS["mysql"],
-            "project_id": ids["project_id"],
-            "db_password": services.passwords["mysql-masakari"],
-            "rabbit_password": services.passwords["rabbit"],
-            "masakari_password": services.passwords["masakari"],
-            "monitors_password": services.passwords["monitors"],
-        }
+        facts = services.start_control_plane()
         # masakari: the charm's files; only the log and lock directories are redirected.
-        flags = "\n".join(
-            [f"log_dir={state / 'masakari-logs'}", f"oslo_concurrency/lock_path={state / 'lock'}"]
-        )
-        config = {**(masakari_config or {}), "config-flags": flags}
+        config = {**(masakari_config or {}), "config-flags": services.masakari_flags()}
         unit = charm_runs.run_masakari(state / "masakari-root", facts, config)
         services.register_endpoints(unit.identity_service)
         services.start_masakari(unit.root)

@@ -74,7 +74,9 @@ _RELEASES = (
     Release(
         "epoxy", "19.0.0", "19.0.0", "27.0.0", "2025-04-09", "3.11", ("cryptography<44",)
     ),  # 2025-04-02
-    Release("flamingo", "20.0.0", "20.0.0", "28.0.0", "2025-10-08", "3.11"),  # 2025-10-01
+    Release(
+        "flamingo", "20.0.0", "20.0.0", "28.0.0", "2025-10-08", "3.11", ("cryptography<44",)
+    ),  # 2025-10-01; the same pyOpenSSL cap as epoxy
     Release(
         "gazpacho", "21.0.0", "21.0.0", "29.0.0", "2026-04-08", "3.11", ("cryptography<44",)
     ),  # 2026-04-01; the same pyOpenSSL cap as epoxy

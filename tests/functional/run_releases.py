@@ -2,8 +2,9 @@
 """Run the functional tests on every release of the end-to-end stack (``tox -e func``).
 
 The default release (caracal) runs everything: the rendered-file checks, the
-pacemaker_remoted checks, the WSGI entry on every release's masakari, and the end-to-end
-scenarios. Each other release of :data:`release_matrix.STACK_RELEASES` (epoxy, gazpacho,
+pacemaker_remoted checks, the WSGI entry on every release's masakari, the end-to-end
+scenarios, and the upgrade chain from caracal to noble's newest (whose releases' venvs
+are built first). Each other release of :data:`release_matrix.STACK_RELEASES` (epoxy, gazpacho,
 hibiscus) then runs the end-to-end scenarios again with its own services, its unit on
 its own series and origin, except the 1,000-hypervisor registration, which measures the
 charm rather than the release and would double CI's time. Each release's services venv
@@ -62,6 +63,12 @@ def main(args: list[str]) -> int:
         started = time.monotonic()
         print(f"== {release}: building its services venv", flush=True)
         release_matrix.services_venv(release)
+        if selection == [str(HERE)]:  # everything, the upgrade chain included
+            import upgrade_chain
+
+            print("== the upgrade chain: building each release's venv", flush=True)
+            for step in upgrade_chain.CHAIN:
+                release_matrix.services_venv(step)
         env = {**os.environ, "MASAKARI_RELEASE": release}
         argv = [sys.executable, "-m", "pytest", "-q", "-s", *selection, *rest]
         print(f"== {release}: {' '.join(argv[3:])}", flush=True)

@@ -7,8 +7,10 @@ entry on 15858, plus masakari-engine. All listen on 127.0.0.1 (haproxy's fronten
 as the charm writes it) with state under one directory. Apache and haproxy run in
 private mount namespaces where the charm's paths (``/usr/local/lib/masakari-charm``,
 ``/var/log/apache2``, ``/run/haproxy``) are bind mounts of this stack's own
-directories, so the files are used exactly as rendered. :meth:`ServiceStack.close`
-stops every process by PID.
+directories, so the files are used exactly as rendered. The masakari processes run
+from :attr:`ServiceStack.masakari_venv` (the stack's release unless a test installs
+another, as an upgrade does); :meth:`ServiceStack.stop` stops one of them by PID and
+:meth:`ServiceStack.close` stops every process by PID.
 """
 
 from __future__ import annotations
@@ -122,6 +124,7 @@ class ServiceStack:
         self.logs.mkdir(parents=True, exist_ok=True)
         self.pids: dict[str, int] = {}
         self._procs: list[tuple[str, subprocess.Popen, IO[str]]] = []
+        self.masakari_venv = SERVICES_VENV  # the masakari code the unit has installed
         self.passwords = {
             "mysql-keystone": "ks-db-pw",
             "mysql-masakari": "mk-db-pw",
@@ -136,7 +139,7 @@ class ServiceStack:
         self, name: str, argv: list[str], env: dict[str, str] | None = None
     ) -> subprocess.Popen:
         """Start a daemon in its own session; its PID is recorded."""
-        log = open(self.logs / f"{name}.out", "w")  # noqa: SIM115 - closed in close()
+        log = open(self.logs / f"{name}.out", "a")  # noqa: SIM115 - closed in stop()/close()
         proc = subprocess.Popen(
             argv,
             stdout=log,
@@ -148,19 +151,34 @@ class ServiceStack:
         self.pids[name] = proc.pid
         return proc
 
+    def running(self, name: str) -> bool:
+        """Whether the newest process started as ``name`` is alive."""
+        procs = [proc for n, proc, _ in self._procs if n == name]
+        return bool(procs) and procs[-1].poll() is None
+
+    def stop(self, name: str) -> None:
+        """Stop the processes started as ``name`` by PID and forget them."""
+        for entry in [e for e in self._procs if e[0] == name]:
+            self._stop(*entry)
+            self._procs.remove(entry)
+        self.pids.pop(name, None)
+
     def close(self) -> None:
         """Stop every process by PID, newest first."""
         for name, proc, log in reversed(self._procs):
-            for pid in self._extra_pids(name):
-                stop_pid(pid)
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=10)
-            log.close()
+            self._stop(name, proc, log)
+
+    def _stop(self, name: str, proc: subprocess.Popen, log: IO[str]) -> None:
+        for pid in self._extra_pids(name):
+            stop_pid(pid)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+        log.close()
 
     def _extra_pids(self, name: str) -> list[int]:
         if name == "rabbitmq":
@@ -168,6 +186,37 @@ class ServiceStack:
             if pidfile.exists() and pidfile.read_text().strip().isdigit():
                 return [int(pidfile.read_text().strip())]
         return []
+
+    def start_control_plane(self) -> dict:
+        """MariaDB, RabbitMQ, memcached, keystone and the nova double, started.
+
+        Keystone holds what the keystone charm creates before services relate. Returns
+        what the charms' relations carry about these services.
+        """
+        self.start_mariadb()
+        self.start_rabbitmq()
+        self.start_memcached()
+        self.start_keystone()
+        ids = self.register()
+        self.start_nova_double()
+        return {
+            "keystone_port": PORTS["keystone"],
+            "mysql_port": PORTS["mysql"],
+            "project_id": ids["project_id"],
+            "db_password": self.passwords["mysql-masakari"],
+            "rabbit_password": self.passwords["rabbit"],
+            "masakari_password": self.passwords["masakari"],
+            "monitors_password": self.passwords["monitors"],
+        }
+
+    def masakari_flags(self) -> str:
+        """The masakari charm's ``config-flags`` here: only log and lock directories move."""
+        return "\n".join(
+            [
+                f"log_dir={self.state / 'masakari-logs'}",
+                f"oslo_concurrency/lock_path={self.state / 'lock'}",
+            ]
+        )
 
     # -- MariaDB -----------------------------------------------------------------------
     def start_mariadb(self) -> None:
@@ -494,18 +543,52 @@ class ServiceStack:
         files' place changes: masakari reads ``OS_MASAKARI_CONFIG_DIR`` (its own
         setting) instead of /etc/masakari, with the charm's masakari.conf in it.
         """
-        etc = self.masakari_etc(unit_root)
-        conf = etc / "masakari.conf"
-        subprocess.run(
-            [str(BIN / "masakari-manage"), "--config-file", str(conf), "db", "sync"],
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
-        self.spawn("masakari-engine", [str(BIN / "masakari-engine"), "--config-file", str(conf)])
-        self.start_apache(unit_root, etc)
+        self.db_sync(unit_root)
+        self.start_engine(unit_root)
+        self.start_apache(unit_root)
         self.start_haproxy(unit_root)
         wait_until(lambda: http_ok(f"http://127.0.0.1:{PORTS['masakari']}/"), 90, "masakari-api")
+
+    def db_sync(self, unit_root: Path) -> subprocess.CompletedProcess[str]:
+        """The installed release's ``masakari-manage db sync`` with the unit's masakari.conf."""
+        conf = self.masakari_etc(unit_root) / "masakari.conf"
+        manage = self.masakari_venv / "bin" / "masakari-manage"
+        return subprocess.run(
+            [str(manage), "--config-file", str(conf), "db", "sync"],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    def start_engine(self, unit_root: Path) -> None:
+        """masakari-engine of the installed release with the unit's masakari.conf."""
+        conf = self.masakari_etc(unit_root) / "masakari.conf"
+        engine = self.masakari_venv / "bin" / "masakari-engine"
+        self.spawn("masakari-engine", [str(engine), "--config-file", str(conf)])
+
+    def schema_revision(self) -> str | None:
+        """The masakari schema's alembic revision (None before the first migration).
+
+        masakari keeps it in its own table; ``alembic_version`` is taskflow's, whose
+        persistence tables share the database.
+        """
+        proc = subprocess.run(
+            [
+                "mysql",
+                f"--socket={self.mysql_socket}",
+                "-uroot",
+                "-N",
+                "-e",
+                "SELECT version_num FROM masakari.masakari_alembic_version",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if proc.returncode != 0:  # no table yet
+            return None
+        return proc.stdout.strip() or None
 
     def masakari_etc(self, unit_root: Path) -> Path:
         """``OS_MASAKARI_CONFIG_DIR``: the charm's masakari.conf and the release's api-paste.ini.
@@ -519,7 +602,8 @@ class ServiceStack:
         shutil.copy(unit_root / "etc" / "masakari" / "masakari.conf", conf)
         shutil.chown(conf, "root", "masakari")
         conf.chmod(0o640)
-        shutil.copy(SERVICES_VENV / "etc" / "masakari" / "api-paste.ini", etc / "api-paste.ini")
+        paste = self.masakari_venv / "etc" / "masakari" / "api-paste.ini"
+        shutil.copy(paste, etc / "api-paste.ini")
         for directory in ("masakari-logs", "lock"):
             (self.state / directory).mkdir(exist_ok=True)
             shutil.chown(self.state / directory, "masakari", "masakari")
@@ -541,27 +625,29 @@ class ServiceStack:
         command = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, name]
         return self.spawn(name, [*command, *argv], env)
 
-    def start_apache(self, unit_root: Path, etc: Path) -> None:
+    def start_apache(self, unit_root: Path) -> None:
         """Apache with mod_wsgi serving the charm's site (and through it, its WSGI entry).
 
         A minimal main configuration of this stack's own loads the modules the site
         needs and points mod_wsgi at the services' venv, which is built from the
         interpreter mod_wsgi embeds; the site itself is included as the charm rendered it.
         """
+        etc = self.masakari_etc(unit_root)
+        venv = self.masakari_venv
         python = subprocess.run(
-            [str(BIN / "python"), "-c", "import sys; print(sys.base_prefix)"],
+            [str(venv / "bin" / "python"), "-c", "import sys; print(sys.base_prefix)"],
             capture_output=True,
             text=True,
             check=True,
         ).stdout.strip()
         if python != "/usr":
             raise RuntimeError(
-                f"{SERVICES_VENV} is built from {python}: mod_wsgi embeds the system "
+                f"{venv} is built from {python}: mod_wsgi embeds the system "
                 "Python, so the venv must be made with /usr/bin/python3"
             )
         run, logs = self.state / "apache-run", self.logs / "apache2"
-        run.mkdir()
-        logs.mkdir()
+        run.mkdir(exist_ok=True)
+        logs.mkdir(exist_ok=True)
         site = unit_root / "etc" / "apache2" / "sites-available" / "charm-masakari-api.conf"
         main = self.state / "apache2.conf"
         modules = ("mpm_event", "authz_core", "alias", "wsgi")
@@ -581,7 +667,7 @@ class ServiceStack:
                     "LogLevel info",
                     'LogFormat "%h %l %u %t \\"%r\\" %>s %O %D" combined',
                     *(f"LoadModule {m}_module {APACHE_MODULES}/mod_{m}.so" for m in modules),
-                    f"WSGIPythonHome {SERVICES_VENV}",
+                    f"WSGIPythonHome {venv}",
                     f"WSGISocketPrefix {run}/wsgi",
                     f"Include {site}",
                     "",
@@ -597,7 +683,7 @@ class ServiceStack:
     def start_haproxy(self, unit_root: Path) -> None:
         """The charm's haproxy.cfg in haproxy (frontend 15868, back end Apache on 15858)."""
         run = self.state / "haproxy-run"
-        run.mkdir()
+        run.mkdir(exist_ok=True)
         cfg = unit_root / "etc" / "haproxy" / "haproxy.cfg"
         argv = ["haproxy", "-n", str(HAPROXY_MAXCONN), "-f", str(cfg), "-db"]
         self.spawn_with_mounts("haproxy", {"/run/haproxy": run}, argv, {})

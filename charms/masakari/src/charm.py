@@ -50,6 +50,7 @@ REQUIRED_RELATIONS = ("shared-db", "amqp", "identity-service")
 BINDINGS = ("cluster", *ENDPOINT_TYPES, "shared-db")
 DB_SYNC_KEY = "db-synced-release"
 REGISTERED_KEY = "registered-hosts"  # peer app data: what automatic registration manages
+ENGINE = "masakari-engine"
 
 
 @dataclasses.dataclass
@@ -61,6 +62,7 @@ class Outcome:
     upgrade_available: str | None = None
     restarted: list[str] = dataclasses.field(default_factory=list)
     release: str | None = None  # OpenStack release of the installed packages
+    versions: dict[str, str] = dataclasses.field(default_factory=dict)  # installed, by package
     synced: bool = False  # the database schema matches the release
     registered: str = ""  # summary of automatic registration, for the active status
 
@@ -71,7 +73,11 @@ class MasakariCharm(ReconcilingCharm):
     def __init__(self, framework: ops.Framework):
         super().__init__(framework)
         self._stored.set_default(
-            stats_password="", applied_origin="", pending_restarts=[], rendered={}
+            stats_password="",
+            applied_origin="",
+            pending_restarts=[],
+            rendered={},
+            code_versions="",
         )
         self.renderer = Renderer(wl.TEMPLATES)
         on = self.on
@@ -136,9 +142,10 @@ class MasakariCharm(ReconcilingCharm):
         try:
             if missing:
                 self.unit.status = ops.MaintenanceStatus("Installing packages")
+                # Masked first, so that the package cannot start it on an empty schema.
+                services.mask(self.host, ENGINE)
                 self._apply_origin(cfg)
                 apt.install(self.host, missing)
-                services.ensure_stopped(self.host, "masakari-engine")
                 versions, release = self._installed_release()
             elif self._stored.applied_origin != cfg.origin.value:
                 target = cfg.origin.release
@@ -164,6 +171,7 @@ class MasakariCharm(ReconcilingCharm):
         if version:
             self.unit.set_workload_version(version)
         outcome.release = release
+        outcome.versions = versions
         return True
 
     def _apply_origin(self, cfg: MasakariConfig) -> None:
@@ -177,6 +185,9 @@ class MasakariCharm(ReconcilingCharm):
         self.unit.status = ops.MaintenanceStatus(
             f"Upgrading to {cfg.origin.release or cfg.origin.value}"
         )
+        # The new engine must not run before the leader has migrated the schema, and the
+        # package's maintainer script restarts it: masked until the pass finds it synced.
+        services.mask(self.host, ENGINE)
         self._apply_origin(cfg)
         apt.upgrade(self.host, wl.PACKAGES)
         _, after = self._installed_release()
@@ -252,7 +263,7 @@ class MasakariCharm(ReconcilingCharm):
             if outcome.synced and self.unit.is_leader() and not self.paused:
                 self._register_hosts(cfg, ready[2], outcome)
         elif not self.paused:
-            services.ensure_stopped(self.host, "masakari-engine")
+            services.ensure_stopped(self.host, ENGINE)
         self._ensure_site_hygiene(tls_ready is not None and ready is not None, outcome)
         return self._status(cfg, outcome, tls_ready is not None)
 
@@ -410,16 +421,23 @@ class MasakariCharm(ReconcilingCharm):
         # Restarts that could not happen yet (paused, schema not migrated) are kept until
         # they can: the files will not change again to trigger them.
         pending = {*self._stored.pending_restarts, *applied.restarts}
+        # New package versions bring new code, which running processes load only on restart.
+        code_versions = ",".join(f"{p}={outcome.versions.get(p)}" for p in wl.CODE_PACKAGES)
+        if code_versions != self._stored.code_versions:
+            pending.update(wl.CODE_SERVICES)
         outcome.restarted = [s for s in wl.SERVICES if s in pending]
         synced = outcome.synced = self._database_synced(outcome)
         if not synced:
-            services.ensure_stopped(self.host, "masakari-engine")
+            services.mask(self.host, ENGINE)
+        elif not self.paused:
+            services.unmask(self.host, ENGINE)
         if not self.paused:
-            wanted = [s for s in wl.SERVICES if synced or s != "masakari-engine"]
+            wanted = [s for s in wl.SERVICES if synced or s != ENGINE]
             for service in services.converge(self.host, wanted, pending):
                 logger.error("could not start %s", service)
                 outcome.blocked.append(f"Failed to start {service}; see its journal")
         self._stored.pending_restarts = sorted(pending)
+        self._stored.code_versions = code_versions
 
     def _database_synced(self, outcome: Outcome) -> bool:
         """Run the leader's db sync once per release; True when the schema is current."""
@@ -447,6 +465,17 @@ class MasakariCharm(ReconcilingCharm):
             logger.error("masakari-manage db sync failed (exit %s)", exc.returncode)
             outcome.blocked.append("masakari-manage db sync failed; see juju debug-log, retrying")
             return False
+        if wl.needs_segment_backfill(release):
+            try:
+                proc = self.host.run(wl.segment_backfill_command(), timeout=600)
+            except CommandError as exc:
+                logger.error("notification segment backfill failed (exit %s)", exc.returncode)
+                outcome.blocked.append(
+                    "filling the segment of older notifications failed; see juju debug-log, "
+                    "retrying"
+                )
+                return False
+            logger.info("notifications given their host's segment: %s", proc.stdout.strip())
         peers.data[self.app][DB_SYNC_KEY] = release
         logger.info("database migrated to %s", release)
         return True

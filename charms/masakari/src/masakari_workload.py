@@ -34,7 +34,52 @@ PACKAGES = [
 ]
 VERSION_PACKAGE = "masakari-common"
 YOGA_MAJOR_VERSION = 13  # masakari 13.x shipped with yoga
+# The services whose processes run masakari's code (the API in Apache's mod_wsgi daemons),
+# and the packages that bring it.
+CODE_SERVICES = ("apache2", "masakari-engine")
+CODE_PACKAGES = ("masakari-api", "masakari-engine", VERSION_PACKAGE)
 SERVICES = ("memcached", "haproxy", "apache2", "masakari-engine")
+
+# flamingo's migration (13adff5efb9a) adds notifications.failover_segment_uuid without
+# filling it, while flamingo's and gazpacho's notification object refuses None there:
+# once a cloud that had notifications moves to flamingo, GET /v1/notifications answers
+# 500. hibiscus makes the field nullable. After the leader's db sync to a release from
+# flamingo on, each notification left without a segment gets its host's, as masakari
+# itself records for new ones. Run with the packages' Python, which has masakari's
+# dependencies; argv: --config-file <masakari.conf>. It prints how many rows it filled.
+SEGMENT_BACKFILL_FROM = "flamingo"
+SEGMENT_BACKFILL = """\
+import sys
+import sqlalchemy
+from oslo_config import cfg
+conf = cfg.ConfigOpts()
+conf.register_opt(cfg.StrOpt("connection", secret=True), group="database")
+conf(sys.argv[1:], project="masakari", default_config_files=[])
+engine = sqlalchemy.create_engine(conf.database.connection)
+with engine.begin() as db:
+    filled = db.execute(sqlalchemy.text(
+        "UPDATE notifications n JOIN hosts h ON h.uuid = n.source_host_uuid "
+        "SET n.failover_segment_uuid = h.failover_segment_id "
+        "WHERE n.failover_segment_uuid IS NULL"
+    )).rowcount
+print(filled)
+"""
+
+
+def needs_segment_backfill(release: str | None) -> bool:
+    """Whether the schema of ``release`` has the column the backfill fills."""
+    try:
+        return release is not None and release_index(release) >= release_index(
+            SEGMENT_BACKFILL_FROM
+        )
+    except KeyError:
+        return False
+
+
+def segment_backfill_command() -> list[str]:
+    """The backfill, run by the packages' interpreter against masakari's database."""
+    return ["python3", "-c", SEGMENT_BACKFILL, "--config-file", MASAKARI_CONF]
+
 
 API_PORT = 15868
 APACHE_PORT = 15858

@@ -7,10 +7,12 @@ import dataclasses
 import masakari_workload as wl
 import ops
 import pytest
-from conftest import full_state, stored, synced
+from conftest import MASAKARI_PACKAGES, full_state, stored, synced
 from ops import testing
 
 DALMATIAN = "18.0.0-0ubuntu1~cloud0"
+ENGINE = "masakari-engine"
+DB_SYNC = ["masakari-manage", "--config-file", wl.MASAKARI_CONF, "db", "sync"]
 
 
 def with_stored(state, **content):
@@ -80,6 +82,90 @@ def test_origin_change_upgrades_on_config_changed(ctx, installed):
     assert out.unit_status == ops.ActiveStatus("Unit is ready")
 
 
+def engine_after_each_package_change(host) -> list[bool]:
+    """Whether the engine runs right after each apt run (its maintainer script restarts it)."""
+    host.maintainer_starts = {ENGINE: [ENGINE]}
+    seen: list[bool] = []
+    original = host.packages_changed
+
+    def spy(packages):
+        original(packages)
+        seen.append(ENGINE in host.running)
+
+    host.packages_changed = spy
+    return seen
+
+
+def position(host, *prefix: str) -> int:
+    return next(i for i, c in enumerate(host.commands) if c[: len(prefix)] == list(prefix))
+
+
+def with_app_data(state, app_data):
+    relations = [
+        dataclasses.replace(r, local_app_data=app_data) if r.endpoint == "cluster" else r
+        for r in state.relations
+    ]
+    return dataclasses.replace(state, relations=relations)
+
+
+def test_upgrade_keeps_the_engine_off_until_the_schema_is_migrated(ctx, installed):
+    seen = engine_after_each_package_change(installed)
+    out = active(ctx, installed)
+    installed.available.update(dict.fromkeys(MASAKARI_PACKAGES, DALMATIAN))
+    out = ctx.run(
+        ctx.on.config_changed(), dataclasses.replace(out, config={"openstack-origin": "dalmatian"})
+    )
+    assert seen and not any(seen)  # the package's restart met a masked engine
+    mask = position(installed, "systemctl", "mask", "--now", ENGINE)
+    sync = position(installed, *DB_SYNC)
+    unmask = position(installed, "systemctl", "unmask", ENGINE)
+    start = position(installed, "systemctl", "restart", ENGINE)
+    assert mask < position(installed, "apt-get", "dist-upgrade") < sync < unmask < start
+    assert ENGINE in installed.running and not installed.masked
+    assert out.unit_status == ops.ActiveStatus("Unit is ready")
+
+
+def test_install_never_lets_the_package_start_the_engine_on_an_empty_schema(ctx, host):
+    seen = engine_after_each_package_change(host)
+    host.available.update(dict.fromkeys(MASAKARI_PACKAGES, "17.0.0-0ubuntu1"))
+    host.depends["masakari-api"] = ["masakari-common"]
+    out = ctx.run(ctx.on.install(), full_state())
+    assert seen and not any(seen)
+    assert position(host, "systemctl", "mask", "--now", ENGINE) < position(
+        host, "apt-get", "install"
+    )
+    assert position(host, *DB_SYNC) < position(host, "systemctl", "unmask", ENGINE)
+    assert ENGINE in host.running
+    assert out.unit_status == ops.ActiveStatus("Unit is ready")
+
+
+def test_a_unit_upgraded_before_the_leader_migrated_keeps_its_engine_masked(ctx, installed):
+    seen = engine_after_each_package_change(installed)
+    out = active(ctx, installed, leader=False)
+    installed.available.update(dict.fromkeys(MASAKARI_PACKAGES, DALMATIAN))
+    out = ctx.run(
+        ctx.on.config_changed(), dataclasses.replace(out, config={"openstack-origin": "dalmatian"})
+    )
+    assert seen == [False]
+    assert not installed.ran(*DB_SYNC)
+    assert ENGINE not in installed.running and ENGINE in installed.masked
+    assert out.unit_status == ops.WaitingStatus(
+        "waiting for the leader to migrate the database to dalmatian"
+    )
+    out = ctx.run(ctx.on.update_status(), out)  # a replay changes nothing
+    assert ENGINE in installed.masked
+    out = ctx.run(ctx.on.update_status(), with_app_data(out, synced("dalmatian")))
+    assert ENGINE in installed.running and not installed.masked
+    assert out.unit_status == ops.ActiveStatus("Unit is ready")
+
+
+def test_new_masakari_packages_restart_the_processes_that_run_their_code(ctx, installed):
+    out = active(ctx, installed)
+    installed.available.update(dict.fromkeys(MASAKARI_PACKAGES, "17.0.1-0ubuntu1"))
+    ctx.run(ctx.on.action("package-upgrade"), out)
+    assert sorted(installed.restarted()) == ["apache2", ENGINE]
+
+
 def test_action_managed_upgrade_waits_for_the_action(ctx, installed):
     out = active(ctx, installed)
     installed.available.update({p: DALMATIAN for p in installed.installed if "masakari" in p})
@@ -122,6 +208,7 @@ def test_package_upgrade_reports_versions(ctx, installed):
     installed.available["haproxy"] = "2.8.5-1ubuntu3.1"
     ctx.run(ctx.on.action("package-upgrade"), out)
     assert ctx.action_results == {"upgraded": "haproxy 2.8.5-1ubuntu3 -> 2.8.5-1ubuntu3.1"}
+    assert installed.restarted() == []  # haproxy's own package restarts it
 
 
 def test_package_upgrade_refused_while_a_release_upgrade_is_pending(ctx, installed):
@@ -177,3 +264,53 @@ def test_ppa_and_proposed_origins(ctx, host):
     assert host.ran(
         "add-apt-repository", "--yes", "--no-update", "cloud-archive:dalmatian-proposed"
     )
+
+
+FLAMINGO = "20.0.0-0ubuntu1~cloud0"
+
+
+def test_upgrade_to_flamingo_fills_the_segment_of_older_notifications(ctx, installed):
+    out = active(ctx, installed, config={"openstack-origin": "epoxy"})
+    installed.available.update(dict.fromkeys(MASAKARI_PACKAGES, FLAMINGO))
+    out = ctx.run(
+        ctx.on.config_changed(), dataclasses.replace(out, config={"openstack-origin": "flamingo"})
+    )
+    backfill = wl.segment_backfill_command()
+    assert backfill[:2] == ["python3", "-c"] and backfill[3:] == [
+        "--config-file",
+        wl.MASAKARI_CONF,
+    ]
+    compile(backfill[2], "segment-backfill", "exec")  # the packages' Python can run it
+    assert position(installed, *DB_SYNC) < position(installed, *backfill)
+    assert position(installed, *backfill) < position(installed, "systemctl", "unmask", ENGINE)
+    assert out.unit_status == ops.ActiveStatus("Unit is ready")
+    installed.clear()
+    ctx.run(ctx.on.update_status(), out)
+    assert not installed.ran("python3")  # once per release, with the db sync
+
+
+def test_a_failed_backfill_blocks_and_is_retried(ctx, installed):
+    out = active(ctx, installed, config={"openstack-origin": "epoxy"})
+    installed.available.update(dict.fromkeys(MASAKARI_PACKAGES, FLAMINGO))
+    installed.failing["python3 -c"] = 1
+    out = ctx.run(
+        ctx.on.config_changed(), dataclasses.replace(out, config={"openstack-origin": "flamingo"})
+    )
+    assert out.unit_status == ops.BlockedStatus(
+        "filling the segment of older notifications failed; see juju debug-log, retrying"
+    )
+    assert ENGINE not in installed.running
+    peers = next(r for r in out.relations if r.endpoint == "cluster")
+    assert peers.local_app_data["db-synced-release"] == "caracal"
+    del installed.failing["python3 -c"]
+    out = ctx.run(ctx.on.update_status(), out)
+    assert out.unit_status == ops.ActiveStatus("Unit is ready")
+    assert ENGINE in installed.running
+
+
+@pytest.mark.parametrize(
+    ("release", "needed"),
+    [("caracal", False), ("epoxy", False), ("flamingo", True), ("hibiscus", True), (None, False)],
+)
+def test_the_backfill_belongs_to_releases_with_the_column(release, needed):
+    assert wl.needs_segment_backfill(release) is needed

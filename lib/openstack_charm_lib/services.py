@@ -67,13 +67,16 @@ def is_masked(host: Host, service: str) -> bool:
 
 
 def mask(host: Host, service: str) -> bool:
-    """Stop ``service`` and mask it; True when it was not masked before.
+    """Mask ``service`` and stop it; True when it was not masked before.
 
-    Masking works before the unit file exists, so it can precede the package.
+    Masking works before the unit file exists, so it can precede the package; the stop
+    is asked only of a running service (there may be no unit to stop yet).
     """
     if is_masked(host, service):
         return False
-    host.run(["systemctl", "mask", "--now", service])
+    host.run(["systemctl", "mask", service])
+    if is_running(host, service):
+        host.run(["systemctl", "stop", service])
     return True
 
 

@@ -2,13 +2,15 @@
 
 Cloud Archive pockets and PPAs are added with ``add-apt-repository`` (which knows the
 archive locations and keys); a ``deb`` line is written to its own sources file with
-its ASCII-armoured key. Package operations never prompt and keep the charm's own
-configuration files.
+its ASCII-armoured key. Credentials in a ``deb`` URL go to apt's own auth.conf.d
+(root-only), never into the world-readable sources file. Package operations never
+prompt and keep the charm's own configuration files.
 """
 
 from __future__ import annotations
 
 import hashlib
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from .host import Host
 from .releases import Origin
@@ -17,6 +19,7 @@ APT_ENV = {"DEBIAN_FRONTEND": "noninteractive"}
 _DPKG_OPTS = ["-o", "Dpkg::Options::=--force-confold", "-o", "Dpkg::Options::=--force-confdef"]
 DEB_SOURCE_FILE = "/etc/apt/sources.list.d/openstack-origin.list"
 DEB_KEY_FILE = "/etc/apt/keyrings/openstack-origin.asc"
+DEB_AUTH_FILE = "/etc/apt/auth.conf.d/openstack-origin.conf"
 
 
 class SourceError(ValueError):
@@ -79,9 +82,35 @@ def configure_origin(host: Host, origin: Origin) -> bool:
     return _configure_deb_line(host, origin)
 
 
+def _split_credentials(url: str) -> tuple[str, str | None]:
+    """``url`` without its user:password, and the apt auth.conf entry holding them."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return url, None
+    netloc = parts.hostname or ""
+    netloc = f"[{netloc}]" if ":" in netloc else netloc
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    bare = urlunsplit(parts._replace(netloc=netloc))
+    machine = netloc + parts.path
+    entry = (
+        f"machine {machine} login {unquote(parts.username)} "
+        f"password {unquote(parts.password or '')}\n"
+    )
+    return bare, entry
+
+
 def _configure_deb_line(host: Host, origin: Origin) -> bool:
-    line = origin.deb_line
+    words = origin.deb_line.split()
     changed = False
+    auth = None
+    for i, word in enumerate(words):
+        if "://" in word:
+            words[i], auth = _split_credentials(word)
+    if auth is not None:
+        changed |= host.write_file(DEB_AUTH_FILE, auth, mode=0o600).content_changed
+    else:
+        changed |= host.remove_file(DEB_AUTH_FILE)
     if origin.key:
         if "BEGIN PGP PUBLIC KEY BLOCK" not in origin.key:
             raise SourceError(
@@ -89,8 +118,8 @@ def _configure_deb_line(host: Host, origin: Origin) -> bool:
                 f"(got something of {len(origin.key)} characters)"
             )
         changed |= host.write_file(DEB_KEY_FILE, origin.key.strip() + "\n").content_changed
-        words = line.split()
-        line = " ".join([words[0], f"[signed-by={DEB_KEY_FILE}]", *words[1:]])
-    content = f"# openstack-origin {hashlib.sha1(origin.value.encode()).hexdigest()[:7]}\n{line}\n"
+        words = [words[0], f"[signed-by={DEB_KEY_FILE}]", *words[1:]]
+    digest = hashlib.sha1(origin.display.encode()).hexdigest()[:7]
+    content = f"# openstack-origin {digest}\n{' '.join(words)}\n"
     changed |= host.write_file(DEB_SOURCE_FILE, content).content_changed
     return changed

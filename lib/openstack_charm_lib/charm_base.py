@@ -3,16 +3,34 @@
 A charm subclasses :class:`ReconcilingCharm`, lists the events that should reconcile
 (:meth:`observe_reconcile`), implements :meth:`_converge` (one pass that returns the
 unit's status) and names its services. pause, resume and restart-services are wired here.
+
+Each hook has one error boundary: a command that still fails after the pass's own
+handling, or a value the renderer refuses, becomes a blocked status naming it (and the
+next hook retries), never a traceback. Output of the failed command goes to the log
+only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import logging
+from collections.abc import Callable, Iterable, Sequence
 
 import ops
 
 from . import actions
-from .host import Host
+from .host import CommandError, Host
+from .rendering import UnsafeValueError
+
+logger = logging.getLogger(__name__)
+
+
+def failure_message(exc: CommandError | UnsafeValueError) -> str:
+    """What a status or an action failure says of ``exc`` (its output goes to the log)."""
+    if isinstance(exc, UnsafeValueError):
+        logger.error("refused to render: %s", exc)
+        return f"refused to write a configuration file: {exc}"
+    logger.error("%s exited %s: %s", exc.argv[0], exc.returncode, exc.output)
+    return f"{exc.argv[0]} failed (exit {exc.returncode}); see juju debug-log"
 
 
 class ReconcilingCharm(ops.CharmBase):
@@ -41,7 +59,19 @@ class ReconcilingCharm(ops.CharmBase):
         self._reconcile()
 
     def _reconcile(self) -> None:
-        self.unit.status = self._converge()
+        try:
+            self.unit.status = self._converge()
+        except (CommandError, UnsafeValueError) as exc:
+            self.unit.status = ops.BlockedStatus(
+                f"{failure_message(exc)}; retrying on the next hook"
+            )
+
+    def run_action(self, event: ops.ActionEvent, body: Callable[[], None]) -> None:
+        """Run an action's ``body``; a failed command fails the action with a clear message."""
+        try:
+            body()
+        except (CommandError, UnsafeValueError) as exc:
+            event.fail(failure_message(exc))
 
     def _converge(self) -> ops.StatusBase:
         """Bring the machine to the desired state; return the unit's status."""
@@ -61,17 +91,28 @@ class ReconcilingCharm(ops.CharmBase):
         return self.pausable_services()
 
     def _on_pause(self, event: ops.ActionEvent) -> None:
-        self._stored.paused = True
-        event.set_results(actions.pause(self.host, self.pausable_services()))
-        self.unit.status = ops.MaintenanceStatus(actions.PAUSED_MESSAGE)
+        def pause() -> None:
+            self._stored.paused = True
+            event.set_results(actions.pause(self.host, self.pausable_services()))
+            self.unit.status = ops.MaintenanceStatus(actions.PAUSED_MESSAGE)
+
+        self.run_action(event, pause)
 
     def _on_resume(self, event: ops.ActionEvent) -> None:
-        self._stored.paused = False
-        results = actions.resume(self.host, self.active_services(), self._reconcile)
-        event.set_results({**results, "status": self.unit.status.message})
+        def resume() -> None:
+            self._stored.paused = False
+            results = actions.resume(self.host, self.active_services(), self._reconcile)
+            event.set_results({**results, "status": self.unit.status.message})
+
+        self.run_action(event, resume)
 
     def _on_restart_services(self, event: ops.ActionEvent) -> None:
-        try:
-            event.set_results(actions.restart(self.host, self.active_services(), self.paused))
-        except actions.ActionRefusedError as exc:
-            event.fail(str(exc))
+        def restart() -> None:
+            try:
+                results = actions.restart(self.host, self.active_services(), self.paused)
+            except actions.ActionRefusedError as exc:
+                event.fail(str(exc))
+                return
+            event.set_results(results)
+
+        self.run_action(event, restart)

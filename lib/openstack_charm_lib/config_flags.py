@@ -4,11 +4,16 @@ Syntax: entries separated by newlines or commas; each entry is ``key=value`` (fo
 ``[DEFAULT]`` section) or ``section/key=value``. A comma inside a value is kept when
 what follows it is not a new ``[section/]key=`` entry, so
 ``memcached_servers=a:11211,b:11211`` works. Flags win over the charm's own settings.
+A value may not hold a carriage return or any other control character: it would open
+a new line (and key) in the file. Errors name the entry by position and key only:
+values often are passwords.
 """
 
 from __future__ import annotations
 
 import re
+
+from .fields import is_single_line
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_.\-]*"
 _ENTRY_START = re.compile(rf"(?:^|[,\n])\s*(?=(?:{_NAME}/)?{_NAME}\s*=)")
@@ -19,6 +24,14 @@ class ConfigFlagsError(ValueError):
     """The flags cannot be parsed; the message quotes the bad entry (never its value)."""
 
 
+def _entry_problem(position: int, name: str) -> ConfigFlagsError:
+    shown = f" ({name!r})" if re.fullmatch(rf"(?:{_NAME}/)?{_NAME}", name) else ""
+    return ConfigFlagsError(
+        f"config-flags: cannot parse entry {position}{shown}; use [section/]key=value, "
+        "one line per value"
+    )
+
+
 def parse_config_flags(text: str) -> dict[str, dict[str, str]]:
     """Parse ``text`` into ``{section: {key: value}}``."""
     flags: dict[str, dict[str, str]] = {}
@@ -27,17 +40,14 @@ def parse_config_flags(text: str) -> dict[str, dict[str, str]]:
         return flags
     entries = list(_ENTRY_START.finditer(text))
     if not entries or text[: entries[0].end()].strip(" ,\n"):
-        first = text.split(",")[0].split("\n")[0].split("=")[0].strip()
-        raise ConfigFlagsError(f"config-flags: cannot parse {first!r}; use [section/]key=value")
+        raise _entry_problem(1, "")
     ends = [m.start() for m in entries[1:]] + [len(text)]
-    for entry, end in zip(entries, ends, strict=True):
+    for position, (entry, end) in enumerate(zip(entries, ends, strict=True), start=1):
         chunk = text[entry.end() : end]
         match = _ENTRY.match(chunk)
-        if not match or "\n" in match["value"]:
-            raise ConfigFlagsError(
-                f"config-flags: cannot parse {chunk.split('=')[0].strip()!r}; "
-                "use [section/]key=value"
-            )
+        name = chunk.split("=")[0].strip()
+        if not match or not is_single_line(match["value"]):
+            raise _entry_problem(position, name)
         section = match["section"] or "DEFAULT"
         flags.setdefault(section, {})[match["key"]] = match["value"]
     return flags

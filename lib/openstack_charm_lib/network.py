@@ -64,7 +64,7 @@ _HOSTNAME = re.compile(
 
 def is_hostname(value: str) -> bool:
     """Whether ``value`` is a DNS host name (short or fully qualified)."""
-    return bool(_HOSTNAME.match(value))
+    return bool(_HOSTNAME.fullmatch(value))
 
 
 def is_ip(value: str) -> bool:
@@ -84,25 +84,45 @@ def is_ipv6(value: str) -> bool:
         return False
 
 
+def _network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    try:
+        return ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        return None
+
+
+def _address(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(address)
+    except ValueError:
+        return None
+
+
 def interface_for(address: str, bindings: Mapping[str, Binding]) -> Interface | None:
-    """The local interface whose network contains ``address`` (e.g. a VIP), if any."""
-    ip = ipaddress.ip_address(address)
+    """The local interface whose network contains ``address`` (e.g. a VIP), if any.
+
+    An ``address`` that is not an IP address (a peer's bad data, a host name) is in no
+    local network; so is an interface whose network Juju reported unreadably.
+    """
+    ip = _address(address)
     for binding in bindings.values():
         for iface in binding.interfaces:
-            network = ipaddress.ip_network(iface.cidr, strict=False)
-            if ip.version == network.version and ip in network:
-                return iface
+            network = _network(iface.cidr)
+            if ip is not None and network is not None and ip.version == network.version:
+                if ip in network:
+                    return iface
     return None
 
 
 def address_in_network(cidr: str, bindings: Mapping[str, Binding]) -> str | None:
     """A local address inside ``cidr`` (the ``os-*-network`` options), if any."""
-    network = ipaddress.ip_network(cidr, strict=False)
+    network = _network(cidr)
     for binding in bindings.values():
         for iface in binding.interfaces:
-            ip = ipaddress.ip_address(iface.address)
-            if ip.version == network.version and ip in network:
-                return iface.address
+            ip = _address(iface.address)
+            if ip is not None and network is not None and ip.version == network.version:
+                if ip in network:
+                    return iface.address
     return None
 
 

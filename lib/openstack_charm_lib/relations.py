@@ -2,7 +2,9 @@
 
 Each reader looks at a relation's remote data and returns a :class:`Ready` with a
 typed view, or a :class:`NotReady` whose ``reason`` says, for a status message, what is
-still missing. Readers never raise on malformed data: bad values are reasons too.
+still missing. Readers never raise on malformed data: every field is checked for its
+form (:mod:`.fields`, :mod:`.pem`) and a bad one is a reason naming the relation, the
+unit and the field, so that nothing another application sends reaches a file unchecked.
 Wire formats follow the existing charms (mysql-router/percona-cluster, rabbitmq-server,
 keystone): raw strings, one value per key.
 """
@@ -18,6 +20,8 @@ from urllib.parse import quote
 
 import ops
 
+from . import pem
+from .fields import is_host, is_token, port_number, problem
 from .network import format_host
 
 T = TypeVar("T")
@@ -37,19 +41,52 @@ class NotReady:
     reason: str
 
 
-def remote_units_data(relation: ops.Relation) -> list[Mapping[str, str]]:
-    """Data bags of the remote units, ordered by unit name for determinism."""
+def remote_units(relation: ops.Relation) -> list[tuple[str, Mapping[str, str]]]:
+    """(unit name, data bag) of the remote units, ordered by unit name for determinism."""
     units = sorted(relation.units, key=lambda u: u.name)
-    return [relation.data[u] for u in units]
+    return [(u.name, relation.data[u]) for u in units]
 
 
-def decode_base64_pem(value: str) -> str | None:
-    """Decode base64-encoded PEM text; None when it is not valid."""
+def decode_base64(value: str) -> str | None:
+    """Decode base64 text; None when it is not valid base64 of UTF-8 text."""
     try:
-        text = base64.b64decode(value.strip(), validate=True).decode()
+        return base64.b64decode(value.strip(), validate=True).decode()
     except (binascii.Error, ValueError):
         return None
-    return text if "-----BEGIN" in text else None
+
+
+def read_ca(value: str) -> str | None:
+    """A CA bundle sent as PEM or as base64 of PEM, parsed; None when it is neither."""
+    for text in (value, decode_base64(value)):
+        if text:
+            try:
+                return "".join(pem.certificates(text))
+            except pem.PemError:
+                continue
+    return None
+
+
+def check_fields(
+    relation: str,
+    unit: str,
+    data: Mapping[str, str],
+    hosts: tuple[str, ...] = (),
+    ports: tuple[str, ...] = (),
+    tokens: tuple[str, ...] = (),
+    protocols: tuple[str, ...] = (),
+) -> NotReady | None:
+    """The first field of ``data`` that is present and not of its kind, as a reason."""
+    kinds = (
+        (hosts, is_host, "a host name or IP address"),
+        (ports, lambda v: port_number(v) is not None, "a port number"),
+        (tokens, is_token, "single-line text"),
+        (protocols, lambda v: v in ("http", "https"), "http or https"),
+    )
+    for names, valid, expected in kinds:
+        for name in names:
+            if data.get(name) and not valid(data[name]):
+                return NotReady(problem(relation, unit, name, expected))
+    return None
 
 
 # -- shared-db (mysql-shared) ----------------------------------------------------------
@@ -83,31 +120,24 @@ def request_database(relation: ops.Relation, unit: ops.Unit, name: str, address:
 
 def read_database(relation: ops.Relation, unit_name: str) -> Ready[Database] | NotReady:
     """Whether the database is granted to ``unit_name``."""
-    for data in remote_units_data(relation):
+    for unit, data in remote_units(relation):
         if data.get("cluster-series-upgrading", "").lower() == "true":
             return NotReady("shared-db: the database is being series-upgraded")
         if not (data.get("db_host") and data.get("password") and data.get("allowed_units")):
             continue
         if unit_name not in data["allowed_units"].split():
             return NotReady(f"shared-db: {unit_name} is not yet in allowed_units")
-        port_text = data.get("db_port", "").strip()
-        if port_text and not port_text.isdigit():
-            return NotReady(f"shared-db: db_port {port_text!r} is not a port number")
-        ssl_ca = None
-        if data.get("ssl_ca"):
-            ssl_ca = decode_base64_pem(data["ssl_ca"]) or _pem_or_none(data["ssl_ca"])
-            if ssl_ca is None:
-                return NotReady("shared-db: ssl_ca is neither PEM nor base64-encoded PEM")
-        return Ready(
-            Database(
-                data["db_host"], int(port_text) if port_text else None, data["password"], ssl_ca
-            )
+        bad = check_fields(
+            "shared-db", unit, data, hosts=("db_host",), ports=("db_port",), tokens=("password",)
         )
+        if bad:
+            return bad
+        ssl_ca = read_ca(data["ssl_ca"]) if data.get("ssl_ca") else None
+        if data.get("ssl_ca") and ssl_ca is None:
+            return NotReady(problem("shared-db", unit, "ssl_ca", "PEM or base64-encoded PEM"))
+        port = port_number(data.get("db_port", ""))
+        return Ready(Database(data["db_host"], port, data["password"], ssl_ca))
     return NotReady("shared-db: waiting for database credentials")
-
-
-def _pem_or_none(value: str) -> str | None:
-    return value if "-----BEGIN" in value else None
 
 
 # -- amqp (rabbitmq) -----------------------------------------------------------------
@@ -139,28 +169,29 @@ def request_messaging(relation: ops.Relation, unit: ops.Unit, username: str, vho
 def read_messaging(relation: ops.Relation) -> Ready[Messaging] | NotReady:
     """Every rabbitmq unit that published a password, as one transport."""
     servers: dict[str, str] = {}
-    ssl_port: str | None = None
-    ssl_ca_b64: str | None = None
-    for data in remote_units_data(relation):
+    ssl: tuple[str, str] | None = None  # (unit, ssl_ca) of the first unit offering TLS
+    port = 5672
+    for unit, data in remote_units(relation):
         host = data.get("hostname") or data.get("private-address")
         if not (host and data.get("password")):
             continue
+        field = "hostname" if data.get("hostname") else "private-address"
+        bad = check_fields(
+            "amqp", unit, data, hosts=(field,), ports=("ssl_port",), tokens=("password",)
+        )
+        if bad:
+            return bad
         servers[host] = data["password"]
-        ssl_port = ssl_port or data.get("ssl_port")
-        ssl_ca_b64 = ssl_ca_b64 or data.get("ssl_ca")
+        if ssl is None and data.get("ssl_ca"):
+            ssl = (unit, data["ssl_ca"])
+            port = port_number(data.get("ssl_port", "")) or 5671
     if not servers:
         return NotReady("amqp: waiting for rabbitmq credentials")
     ssl_ca = None
-    port = 5672
-    if ssl_ca_b64:
-        ssl_ca = decode_base64_pem(ssl_ca_b64)
+    if ssl is not None:
+        ssl_ca = read_ca(ssl[1])
         if ssl_ca is None:
-            return NotReady("amqp: ssl_ca is not base64-encoded PEM")
-        port = 5671
-        if ssl_port:
-            if not ssl_port.isdigit():
-                return NotReady(f"amqp: ssl_port {ssl_port!r} is not a port number")
-            port = int(ssl_port)
+            return NotReady(problem("amqp", ssl[0], "ssl_ca", "base64-encoded PEM"))
     return Ready(Messaging(tuple(sorted(servers.items())), port, ssl_ca))
 
 
@@ -236,12 +267,25 @@ def request_endpoints(
 
 def read_keystone(relation: ops.Relation) -> Ready[Keystone] | NotReady:
     """The first keystone unit that answered with every required key."""
-    for data in remote_units_data(relation):
+    sides = ("service", "auth", "internal")
+    for unit, data in remote_units(relation):
         if all(data.get(key) for key in _KEYSTONE_REQUIRED):
-            for key in ("service_port", "auth_port"):
-                if not data[key].isdigit():
-                    return NotReady(f"identity-service: {key} {data[key]!r} is not a port")
-            return Ready(Keystone(dict(data)))
+            bad = check_fields(
+                "identity-service",
+                unit,
+                data,
+                hosts=tuple(f"{side}_host" for side in sides),
+                ports=tuple(f"{side}_port" for side in sides),
+                protocols=tuple(f"{side}_protocol" for side in sides),
+                tokens=(
+                    "service_tenant",
+                    "service_username",
+                    "service_password",
+                    "service_tenant_id",
+                    "service_domain",
+                ),
+            )
+            return bad or Ready(Keystone(dict(data)))
     return NotReady("identity-service: waiting for keystone to register the service")
 
 
@@ -297,16 +341,33 @@ def request_credentials(
 
 def read_credentials(relation: ops.Relation) -> Ready[Credentials] | NotReady:
     """The first keystone unit that answered with every required key."""
-    for data in remote_units_data(relation):
+    for unit, data in remote_units(relation):
         if not all(data.get(key) for key in _CREDENTIALS_REQUIRED):
             continue
-        for key in ("auth_port", "credentials_port"):
-            if not data[key].isdigit():
-                return NotReady(f"identity-credentials: {key} {data[key]!r} is not a port")
-        ca = None
-        if data.get("ca_cert"):
-            ca = decode_base64_pem(data["ca_cert"]) or _pem_or_none(data["ca_cert"])
-            if ca is None:
-                return NotReady("identity-credentials: ca_cert is neither PEM nor base64 PEM")
+        bad = check_fields(
+            "identity-credentials",
+            unit,
+            data,
+            hosts=("credentials_host", "auth_host"),
+            ports=("credentials_port", "auth_port"),
+            protocols=("credentials_protocol", "auth_protocol"),
+            tokens=(
+                "api_version",
+                "credentials_project",
+                "credentials_username",
+                "credentials_password",
+                "credentials_project_id",
+                "credentials_project_domain_name",
+                "credentials_user_domain_name",
+                "region",
+            ),
+        )
+        if bad:
+            return bad
+        ca = read_ca(data["ca_cert"]) if data.get("ca_cert") else None
+        if data.get("ca_cert") and ca is None:
+            return NotReady(
+                problem("identity-credentials", unit, "ca_cert", "PEM or base64-encoded PEM")
+            )
         return Ready(Credentials(dict(data), ca))
     return NotReady("identity-credentials: waiting for keystone to create the user")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import unicodedata
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 # Ordered oldest to newest; a release's index is its age.
 OPENSTACK_RELEASES: tuple[str, ...] = (
@@ -92,6 +94,14 @@ class Origin:
     key: str = ""
 
     @property
+    def display(self) -> str:
+        """The value as statuses and logs may show it: no credentials, no key."""
+        if self.kind != "deb":
+            return self.value
+        words = self.deb_line.split()
+        return " ".join(redact_url(w) if "://" in w else w for w in words)
+
+    @property
     def cloud_archive_name(self) -> str:
         """Argument for ``add-apt-repository`` (``cloud-archive:caracal[-proposed]``)."""
         return f"cloud-archive:{self.release}" + ("-proposed" if self.proposed else "")
@@ -122,12 +132,7 @@ def parse_origin(value: str, series: str) -> Origin:
             raise OriginError(f"openstack-origin {value!r}: expected ppa:<owner>/<archive>")
         return Origin("ppa", None, value=value)
     if value.startswith("deb "):
-        line, _, key = value.partition("|")
-        if len(line.split()) < 4:
-            raise OriginError(
-                f"openstack-origin {line.strip()!r}: expected 'deb <url> <suite> <component>'"
-            )
-        return Origin("deb", None, value=value, deb_line=line.strip(), key=key.strip())
+        return _deb_origin(value)
     match = _CLOUD.match(value)
     if match:
         if match["series"] != series:
@@ -139,6 +144,61 @@ def parse_origin(value: str, series: str) -> Origin:
     if match and match["release"] in OPENSTACK_RELEASES:
         return _release_origin(value, series, match["release"], match["pocket"])
     raise OriginError(f"openstack-origin {value!r} is not a known source")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unreadable URL>"
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.hostname or ''}"
+    netloc += f":{parts.port}" if _has_port(parts) else ""
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _has_port(parts: SplitResult) -> bool:
+    try:
+        return parts.port is not None
+    except ValueError:
+        return False
+
+
+_ARMOUR_LINE = re.compile(r"[ -~]*")
+
+
+def _deb_origin(value: str) -> Origin:
+    """``deb [options] <url> <suite> <component>...[|<ASCII-armoured key>]``."""
+    line, _, key = value.partition("|")
+    line, key = line.strip(), key.strip()
+    if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in line):
+        raise OriginError("openstack-origin: the deb line must be one line (key after '|')")
+    words = line.split()
+    urls = [w for w in words if "://" in w]
+    shown = " ".join(redact_url(w) if "://" in w else w for w in words)
+    if len(words) < 4 or len(urls) != 1 or not urls[0].startswith(("http://", "https://")):
+        raise OriginError(
+            f"openstack-origin {shown!r}: expected 'deb <http(s) url> <suite> <component>'"
+        )
+    try:
+        parts = urlsplit(urls[0])
+        valid_url = bool(parts.hostname) and (parts.port is None or parts.port > 0)
+    except ValueError:  # a port that is not a number, an unbalanced IPv6 bracket
+        valid_url = False
+    if not valid_url:
+        raise OriginError(f"openstack-origin {shown!r}: the URL has no valid host")
+    if key and (
+        not all(_ARMOUR_LINE.fullmatch(k) for k in key.splitlines())
+        or not key.startswith("-----BEGIN PGP PUBLIC KEY BLOCK-----")
+        or not key.endswith("-----END PGP PUBLIC KEY BLOCK-----")
+    ):
+        raise OriginError(
+            "openstack-origin: the key after '|' must be one ASCII-armoured public key "
+            f"(got something of {len(key)} characters)"
+        )
+    return Origin("deb", None, value=value, deb_line=line, key=key)
 
 
 def _release_origin(value: str, series: str, release: str, pocket: str | None) -> Origin:

@@ -12,10 +12,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable, MutableMapping
 from pathlib import Path
 from typing import Any
 
+from .fields import is_single_line
 from .host import Host
 
 _LIB_TEMPLATES = Path(__file__).parent / "templates"
@@ -72,15 +74,39 @@ class Renderer:
         return self._digest
 
 
+class UnsafeValueError(ValueError):
+    """A value would change the structure of the file; the message names where (not what)."""
+
+
+_INI_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
+
+
+def oslo_literal(value: str) -> str:
+    """``value`` as oslo.config reads it back unchanged (``$`` would be substituted)."""
+    return value.replace("$", "$$")
+
+
 def render_ini(sections: dict[str, dict[str, str]], header: str) -> str:
-    """Serialize an oslo.config style file: ``[section]`` blocks of ``key = value``."""
+    """Serialize an oslo.config style file: ``[section]`` blocks of ``key = value``.
+
+    The last line of defence behind the readers' checks: a section or key that is not
+    a plain name, or a value that could end its line, raises :class:`UnsafeValueError`
+    instead of being written.
+    """
     lines = [f"# {line}".rstrip() for line in header.splitlines()]
     for section, options in sections.items():
         if not options:
             continue
+        if not _INI_NAME.fullmatch(section):
+            raise UnsafeValueError(f"section {section[:40]!r} is not a plain name")
         lines.append("")
         lines.append(f"[{section}]")
-        lines.extend(f"{key} = {value}" for key, value in options.items())
+        for key, value in options.items():
+            if not _INI_NAME.fullmatch(key):
+                raise UnsafeValueError(f"[{section}] key {key[:40]!r} is not a plain name")
+            if not is_single_line(value):
+                raise UnsafeValueError(f"[{section}] {key}: the value holds a line break")
+            lines.append(f"{key} = {value}".rstrip())
     return "\n".join(lines) + "\n"
 
 

@@ -4,6 +4,9 @@ Request shape (classic tls-certificates client): ``unit_name`` = ``<app>_<n>`` a
 ``cert_requests`` = JSON ``{cn: {"sans": [...]}}``. Vault answers with ``ca``,
 optional ``chain`` and ``<unit_name>.processed_requests`` = JSON
 ``{cn: {"cert": pem, "key": pem}}``.
+
+Every certificate, chain, CA and key is parsed (:mod:`.pem`) and the key must belong
+to its certificate before any of it is written.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from collections.abc import Mapping
 
 import ops
 
-from .relations import NotReady, Ready, decode_base64_pem, remote_units_data
+from . import pem
+from .relations import NotReady, Ready, decode_base64, remote_units
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,26 +57,35 @@ def read_certificates(
 ) -> Ready[TlsMaterial] | NotReady:
     """Certificates for every requested common name, once vault issued them all."""
     key = juju_unit_key(unit_name)
-    for data in remote_units_data(relation):
+    for unit, data in remote_units(relation):
         ca = data.get("ca")
         raw = data.get(f"{key}.processed_requests")
         if not ca or not raw:
             continue
+        where = f"certificates: {unit} sent"
         try:
             processed = json.loads(raw)
         except ValueError:
-            return NotReady("certificates: vault sent unreadable processed_requests")
+            processed = None
         if not isinstance(processed, dict):
-            return NotReady("certificates: vault sent unreadable processed_requests")
-        chain = data.get("chain", "")
+            return NotReady(f"{where} unreadable processed_requests (not a JSON object)")
+        bundles = {}
+        for field in ("ca", "chain"):
+            try:
+                bundles[field] = "".join(pem.certificates(data[field])) if data.get(field) else ""
+            except pem.PemError as exc:
+                return NotReady(f"{where} an invalid {field}: {exc}")
         certs: dict[str, Certificate] = {}
         for cn in common_names:
             entry = processed.get(cn)
             if not (isinstance(entry, dict) and entry.get("cert") and entry.get("key")):
                 return NotReady(f"certificates: waiting for a certificate for {cn}")
-            cert = entry["cert"].strip() + "\n" + (chain.strip() + "\n" if chain else "")
-            certs[cn] = Certificate(cert, entry["key"].strip() + "\n")
-        return Ready(TlsMaterial(certs, ca.strip() + "\n"))
+            try:
+                cert, private = pem.check_pair(entry["cert"], entry["key"])
+            except (pem.PemError, TypeError) as exc:
+                return NotReady(f"{where} an invalid certificate or key for {cn}: {exc}")
+            certs[cn] = Certificate(cert + bundles["chain"], private)
+        return Ready(TlsMaterial(certs, bundles["ca"]))
     return NotReady("certificates: waiting for vault to issue certificates")
 
 
@@ -84,15 +97,18 @@ def read_static(
         return None
     if not (ssl_cert and ssl_key):
         return NotReady("ssl_cert and ssl_key must be set together")
-    cert = decode_base64_pem(ssl_cert)
-    key = decode_base64_pem(ssl_key)
-    ca = decode_base64_pem(ssl_ca) if ssl_ca else None
-    for option, value, decoded in (
-        ("ssl_cert", ssl_cert, cert),
-        ("ssl_key", ssl_key, key),
-        ("ssl_ca", ssl_ca, ca),
-    ):
-        if value and decoded is None:
+    decoded = {}
+    for option, value in (("ssl_cert", ssl_cert), ("ssl_key", ssl_key), ("ssl_ca", ssl_ca)):
+        text = decode_base64(value) if value else ""
+        if value and text is None:
             return NotReady(f"{option} is not base64-encoded PEM")
-    assert cert is not None and key is not None
+        decoded[option] = text or ""
+    try:
+        cert, key = pem.check_pair(decoded["ssl_cert"], decoded["ssl_key"])
+    except pem.PemError as exc:
+        return NotReady(f"ssl_cert and ssl_key: {exc}")
+    try:
+        ca = "".join(pem.certificates(decoded["ssl_ca"])) if ssl_ca else None
+    except pem.PemError as exc:
+        return NotReady(f"ssl_ca: {exc}")
     return Ready(TlsMaterial({common_name: Certificate(cert, key)}, ca))

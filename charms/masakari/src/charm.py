@@ -24,8 +24,17 @@ from typing import TYPE_CHECKING
 import masakari_workload as wl
 import ops
 from masakari_config import ConfigError, MasakariConfig, load_config
-from openstack_charm_lib import actions, apt, hacluster, hypervisors, relations, services, tls
-from openstack_charm_lib.charm_base import ReconcilingCharm
+from openstack_charm_lib import (
+    actions,
+    apt,
+    fields,
+    hacluster,
+    hypervisors,
+    relations,
+    services,
+    tls,
+)
+from openstack_charm_lib.charm_base import ReconcilingCharm, failure_message
 from openstack_charm_lib.host import CommandError
 from openstack_charm_lib.network import (
     ENDPOINT_TYPES,
@@ -33,6 +42,7 @@ from openstack_charm_lib.network import (
     address_in_network,
     format_host,
     interface_for,
+    is_ip,
     is_ipv6,
     read_bindings,
 )
@@ -78,6 +88,7 @@ class MasakariCharm(ReconcilingCharm):
             pending_restarts=[],
             rendered={},
             code_versions="",
+            ca_update_pending=False,
         )
         self.renderer = Renderer(wl.TEMPLATES)
         on = self.on
@@ -151,13 +162,13 @@ class MasakariCharm(ReconcilingCharm):
                 target = cfg.origin.release
                 if target and release and release_index(target) < release_index(release):
                     outcome.blocked.append(
-                        f"openstack-origin {cfg.origin.value} is older than the installed "
+                        f"openstack-origin {cfg.origin.display} is older than the installed "
                         f"{release}: downgrades are not supported"
                     )
                     return False
                 newer = target is None or release is None or target != release
                 if newer and cfg.action_managed_upgrade:
-                    outcome.upgrade_available = target or cfg.origin.value
+                    outcome.upgrade_available = target or cfg.origin.display
                 elif newer:
                     self._upgrade(cfg)
                     versions, release = self._installed_release()
@@ -183,7 +194,7 @@ class MasakariCharm(ReconcilingCharm):
         """Move to the release of ``openstack-origin``; returns a summary."""
         _, before = self._installed_release()
         self.unit.status = ops.MaintenanceStatus(
-            f"Upgrading to {cfg.origin.release or cfg.origin.value}"
+            f"Upgrading to {cfg.origin.release or cfg.origin.display}"
         )
         # The new engine must not run before the leader has migrated the schema, and the
         # package's maintainer script restarts it: masked until the pass finds it synced.
@@ -354,6 +365,21 @@ class MasakariCharm(ReconcilingCharm):
         assert isinstance(ks, relations.Ready)
         return db.info, mq.info, ks.info
 
+    def _peer_problems(self) -> list[str]:
+        """Peer addresses that are not IP addresses: they would be haproxy back ends."""
+        peers = self.model.get_relation("cluster")
+        problems = []
+        for unit in sorted(peers.units if peers else (), key=lambda u: u.name):
+            data = peers.data[unit]  # type: ignore[union-attr]
+            for key in (
+                "private-address",
+                "ingress-address",
+                *(f"{ep}-address" for ep in ENDPOINT_TYPES),
+            ):
+                if data.get(key) and not is_ip(data[key]):
+                    problems.append(fields.problem("cluster", unit.name, key, "an IP address"))
+        return problems
+
     def _backends(
         self, bindings: dict[str, Binding], local: dict[str, str]
     ) -> tuple[wl.Backend, ...]:
@@ -379,7 +405,7 @@ class MasakariCharm(ReconcilingCharm):
                 peer_addr = data.get(key) or (
                     data.get("ingress-address") if name == "private" else None
                 )
-                if peer_addr:
+                if peer_addr and is_ip(peer_addr):
                     servers.append((unit.name.replace("/", "-"), peer_addr))
             iface = interface_for(address, bindings)
             cidr = iface.cidr if iface else f"{address}/{128 if is_ipv6(address) else 32}"
@@ -395,6 +421,10 @@ class MasakariCharm(ReconcilingCharm):
         ready: tuple[relations.Database, relations.Messaging, relations.Keystone],
         outcome: Outcome,
     ) -> None:
+        bad_peers = self._peer_problems()
+        if bad_peers:
+            outcome.waiting.extend(_summarise("peers", bad_peers))
+            return
         if not self._stored.stats_password:
             self._stored.stats_password = secrets.token_urlsafe(24)
         database, messaging, keystone = ready
@@ -416,11 +446,21 @@ class MasakariCharm(ReconcilingCharm):
             [inputs, self.renderer.digest()],
             lambda: wl.build_files(inputs, self.renderer),
         )
-        if wl.CHARM_CA in applied.changed:
-            self.host.run(["update-ca-certificates"])
-        # Restarts that could not happen yet (paused, schema not migrated) are kept until
-        # they can: the files will not change again to trigger them.
+        # Restarts that could not happen yet (paused, schema not migrated, a failed
+        # command below) are kept until they can: the files will not change again.
         pending = {*self._stored.pending_restarts, *applied.restarts}
+        self._stored.pending_restarts = sorted(pending)
+        if wl.CHARM_CA in applied.changed:
+            self._stored.ca_update_pending = True
+        if self._stored.ca_update_pending:
+            try:
+                self.host.run(["update-ca-certificates"])
+            except CommandError as exc:
+                outcome.blocked.append(
+                    f"{failure_message(exc)}: the trust store misses the new CA; retrying"
+                )
+                return
+            self._stored.ca_update_pending = False
         # New package versions bring new code, which running processes load only on restart.
         code_versions = ",".join(f"{p}={outcome.versions.get(p)}" for p in wl.CODE_PACKAGES)
         if code_versions != self._stored.code_versions:
@@ -696,7 +736,7 @@ class MasakariCharm(ReconcilingCharm):
             self._reconcile()
             return
         if target and release and release_index(target) < release_index(release):
-            event.fail(f"openstack-origin {cfg.origin.value} is older than {release}")
+            event.fail(f"openstack-origin {cfg.origin.display} is older than {release}")
             return
         try:
             summary = self._upgrade(cfg)

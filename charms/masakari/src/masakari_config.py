@@ -22,6 +22,9 @@ _TOOZ_URL = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$")
 RECOVERY_METHODS = ("auto", "reserved_host", "auto_priority", "rh_priority")
 DEFAULT_PAGE_SIZE = 1000  # masakari's own osapi_max_limit default
 _HAPROXY_TIMEOUTS = {"server": 90000, "client": 90000, "queue": 9000, "connect": 9000}
+# haproxy refuses timers past 2^31-1 ms; a day is already far beyond any sane API call.
+MAX_HAPROXY_TIMEOUT = 86_400_000
+_REGION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,13 +91,18 @@ def load_config(options: Mapping[str, object], series: str) -> MasakariConfig:
         value = options.get(name)
         return "" if value is None else str(value).strip()
 
-    def positive_int(name: str, default: int | None = None, minimum: int = 1) -> int:
+    def positive_int(
+        name: str, default: int | None = None, minimum: int = 1, maximum: int | None = None
+    ) -> int:
         value = options.get(name)
         if value is None:
             assert default is not None
             return default
-        if not isinstance(value, int) or value < minimum:
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
             problems.append(f"{name} must be a whole number >= {minimum} (got {value!r})")
+            return default or minimum
+        if maximum is not None and value > maximum:
+            problems.append(f"{name} must be at most {maximum} (got {value})")
             return default or minimum
         return value
 
@@ -155,14 +163,17 @@ def load_config(options: Mapping[str, object], series: str) -> MasakariConfig:
         flags = {}
 
     coordination = text("coordination-backend-url")
-    if coordination and not _TOOZ_URL.match(coordination):
+    if coordination and not _TOOZ_URL.fullmatch(coordination):
         problems.append(
             "coordination-backend-url must be a tooz URL such as etcd3+http://host:2379"
         )
 
     region = text("region")
-    if not region or " " in region:
-        problems.append(f"region {region!r} must be a non-empty name without spaces")
+    if not _REGION.fullmatch(region):
+        problems.append(
+            f"region {region[:40]!r} must be a name of letters, digits and . _ : - "
+            "(e.g. RegionOne)"
+        )
 
     ssl = {name: text(name) for name in ("ssl_cert", "ssl_key", "ssl_ca")}
     static = tls.read_static(ssl["ssl_cert"], ssl["ssl_key"], ssl["ssl_ca"], "check")
@@ -180,7 +191,7 @@ def load_config(options: Mapping[str, object], series: str) -> MasakariConfig:
         problems.append("service-type must be printable text of at most 255 characters")
 
     timeouts = {
-        kind: positive_int(f"haproxy-{kind}-timeout", default)
+        kind: positive_int(f"haproxy-{kind}-timeout", default, maximum=MAX_HAPROXY_TIMEOUT)
         for kind, default in _HAPROXY_TIMEOUTS.items()
     }
     config = MasakariConfig(

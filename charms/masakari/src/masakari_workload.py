@@ -16,7 +16,7 @@ from masakari_config import MasakariConfig
 from openstack_charm_lib.config_flags import merge_flags
 from openstack_charm_lib.relations import Database, Keystone, Messaging
 from openstack_charm_lib.releases import release_from_major_version, release_index
-from openstack_charm_lib.rendering import ManagedFile, Renderer, render_ini
+from openstack_charm_lib.rendering import ManagedFile, Renderer, oslo_literal, render_ini
 from openstack_charm_lib.tls import TlsMaterial
 
 SERVICE = "masakari"
@@ -137,6 +137,9 @@ class WorkloadInputs:
 def masakari_conf_sections(inputs: WorkloadInputs) -> dict[str, dict[str, str]]:
     """Sections and keys of masakari.conf, before config-flags."""
     cfg, ks = inputs.config, inputs.keystone
+    # Keystone's strings are data, not oslo.config templates: "$" must stay "$".
+    user, password = oslo_literal(ks.username), oslo_literal(ks.password)
+    project, domain = oslo_literal(ks.project), oslo_literal(ks.domain)
     keystone_side = "internal" if cfg.use_internal_endpoints else "service"
     database = inputs.database.uri(SERVICE, SERVICE, DB_CA)
     ca_bundle = SYSTEM_CA_BUNDLE if (inputs.tls and inputs.tls.ca) or ks.uses_https else None
@@ -146,12 +149,12 @@ def masakari_conf_sections(inputs: WorkloadInputs) -> dict[str, dict[str, str]]:
         "auth_strategy": "keystone",
         "transport_url": inputs.messaging.transport_url(SERVICE, SERVICE),
         "os_region_name": cfg.region,
-        "os_privileged_user_name": ks.username,
-        "os_privileged_user_password": ks.password,
-        "os_privileged_user_tenant": ks.project,
+        "os_privileged_user_name": user,
+        "os_privileged_user_password": password,
+        "os_privileged_user_tenant": project,
         "os_privileged_user_auth_url": f"{ks.url(keystone_side)}/v3",
-        "os_user_domain_name": ks.domain,
-        "os_project_domain_name": ks.domain,
+        "os_user_domain_name": domain,
+        "os_project_domain_name": domain,
         "nova_catalog_admin_info": "compute:nova:"
         + ("internalURL" if cfg.use_internal_endpoints else "publicURL"),
         "wait_period_after_service_update": str(cfg.evacuation_delay),
@@ -164,11 +167,11 @@ def masakari_conf_sections(inputs: WorkloadInputs) -> dict[str, dict[str, str]]:
         "www_authenticate_uri": f"{ks.url('service')}/v3",
         "auth_url": f"{ks.url('auth')}/v3",
         "auth_type": "password",
-        "project_domain_name": ks.domain,
-        "user_domain_name": ks.domain,
-        "project_name": ks.project,
-        "username": ks.username,
-        "password": ks.password,
+        "project_domain_name": domain,
+        "user_domain_name": domain,
+        "project_name": project,
+        "username": user,
+        "password": password,
         "region_name": cfg.region,
         "service_type": SERVICE_TYPE,
         "memcached_servers": f"{'[::1]' if inputs.ipv6 else '127.0.0.1'}:{MEMCACHED_PORT}",

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from monitors_config import TUNABLES
 from openstack_charm_testing import FakeHost
+from openstack_charm_testing.pki import pki
 from ops import testing
 
 # masakari-monitors registers keystoneauth's [api] options (auth_type, the password
@@ -97,7 +98,7 @@ def every_option_config():
 def test_rendered_conf_passes_oslo_config_validator(ctx, ready, opt_data, tmp_path, config):
     import base64
 
-    ca = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n").decode()
+    ca = base64.b64encode(pki()["ca"].encode()).decode()
     data = {**CREDENTIALS, "auth_protocol": "https", "ca_cert": ca}
     out = ctx.run(ctx.on.config_changed(), state(config=config, keystone_data=data))
     assert out.unit_status.name == "active", out.unit_status

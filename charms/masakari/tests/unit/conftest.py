@@ -8,6 +8,7 @@ import json
 import charm
 import pytest
 from openstack_charm_testing import FakeHost
+from openstack_charm_testing.pki import pki
 from ops import testing
 
 UNIT = "masakari/0"
@@ -71,9 +72,7 @@ AMQP_UNITS = {
     1: {"hostname": "10.5.0.20", "password": "mq-secret-pw"},
 }
 
-CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIca\n-----END CERTIFICATE-----\n"
-CERT_PEM = "-----BEGIN CERTIFICATE-----\nMIIcert\n-----END CERTIFICATE-----\n"
-KEY_PEM = "-----BEGIN PRIVATE KEY-----\nMIIkey\n-----END PRIVATE KEY-----\n"
+CA_PEM, CERT_PEM, KEY_PEM = (pki()[name] for name in ("ca", "cert", "key"))
 
 
 def b64(text: str) -> str:

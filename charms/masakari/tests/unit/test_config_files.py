@@ -18,7 +18,9 @@ import ops
 import pytest
 from conftest import (
     CA_PEM,
+    CERT_PEM,
     DB_DATA,
+    KEY_PEM,
     MASAKARI_PACKAGES,
     OPT_NAMESPACES,
     amqp_relation,
@@ -29,6 +31,7 @@ from conftest import (
 )
 from openstack_charm_lib.releases import OPENSTACK_RELEASES
 from openstack_charm_lib.rendering import Renderer
+from openstack_charm_testing.pki import pki
 from ops import testing
 
 
@@ -205,7 +208,15 @@ def test_https_keystone_sets_ca_files(ctx, installed):
         ({"openstack-origin": "cloud:noble-zed"}, "zed is not available on noble"),
         ({"openstack-origin": "kilo"}, "openstack-origin 'kilo' is not a known source"),
         ({"openstack-origin": "ppa:bad"}, "expected ppa:<owner>/<archive>"),
-        ({"openstack-origin": "deb http://x"}, "expected 'deb <url> <suite> <component>'"),
+        ({"openstack-origin": "deb http://x"}, "expected 'deb <http(s) url> <suite> <component>'"),
+        (
+            {"openstack-origin": "deb http://h/x noble main\ndeb http://evil/ noble main"},
+            "the deb line must be one line",
+        ),
+        (
+            {"openstack-origin": "deb http://h/x noble main|-----BEGIN PGP PUBLIC KEY BLOCK-----"},
+            "must be one ASCII-armoured public key",
+        ),
         ({"vip": "10.0.0.300"}, "vip '10.0.0.300' is not an IP address"),
         ({"vip": "10.0.0.1 10.0.0.1"}, "vip lists the same address twice"),
         (
@@ -221,13 +232,31 @@ def test_https_keystone_sets_ca_files(ctx, installed):
             "os-public-hostname 'bad_host!' is not a valid host name",
         ),
         ({"worker-multiplier": -1.0}, "worker-multiplier must be > 0"),
-        ({"config-flags": "no equals sign"}, "config-flags: cannot parse 'no equals sign'"),
+        ({"config-flags": "no equals sign"}, "config-flags: cannot parse entry 1;"),
+        (
+            {"config-flags": "debug=false\rdebug=true"},
+            "config-flags: cannot parse entry 1 ('debug')",
+        ),
         ({"coordination-backend-url": "etcd"}, "coordination-backend-url must be a tooz URL"),
-        ({"region": ""}, "region '' must be a non-empty name"),
+        ({"region": ""}, "region '' must be a name of letters"),
+        ({"region": "RegionOne\rdebug=true"}, "region 'RegionOne\\rdebug=true' must be a name"),
         ({"ssl_cert": b64(CA_PEM)}, "ssl_cert and ssl_key must be set together"),
         ({"ssl_cert": "!!", "ssl_key": "!!"}, "ssl_cert is not base64-encoded PEM"),
+        (
+            {"ssl_cert": b64("-----BEGIN CERTIFICATE-----\nabc\n"), "ssl_key": b64(KEY_PEM)},
+            "ssl_cert and ssl_key: no CERTIFICATE block",
+        ),
+        (
+            {"ssl_cert": b64(CERT_PEM), "ssl_key": b64(pki()["other_key"])},
+            "ssl_cert and ssl_key: the key does not belong to the certificate",
+        ),
+        (
+            {"ssl_cert": b64(CERT_PEM), "ssl_key": b64(KEY_PEM), "ssl_ca": b64(KEY_PEM)},
+            "ssl_ca: no CERTIFICATE block",
+        ),
         ({"evacuation-delay": -5}, "evacuation-delay must be a whole number >= 0"),
         ({"haproxy-server-timeout": 0}, "haproxy-server-timeout must be a whole number >= 1"),
+        ({"haproxy-client-timeout": 10**12}, "haproxy-client-timeout must be at most 86400000"),
     ],
 )
 def test_invalid_config_blocks_naming_the_option_and_changes_nothing(
@@ -269,7 +298,7 @@ def test_rendered_masakari_conf_passes_oslo_config_validator(ctx, installed, con
     units = {0: {"hostname": "10.5.0.21", "password": "pw", "ssl_ca": b64(CA_PEM)}}
     state = full_state(config=config, app_data=synced())
     rels = [r for r in state.relations if r.endpoint != "amqp"] + [amqp_relation(units)]
-    certs = {"ssl_cert": b64(CA_PEM), "ssl_key": b64(CA_PEM.replace("CERTIFICATE", "PRIVATE KEY"))}
+    certs = {"ssl_cert": b64(CERT_PEM), "ssl_key": b64(KEY_PEM)}
     state = testing.State(
         leader=True,
         config={**config, **certs},

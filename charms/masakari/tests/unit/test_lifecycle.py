@@ -94,7 +94,10 @@ def test_install_failure_blocks_with_reason_and_retries(ctx, host):
             "masakari/0 is not yet in allowed_units",
         ),
         (db_relation({"db_host": "127.0.0.1"}), "shared-db: waiting for database credentials"),
-        (db_relation({**DB_DATA, "db_port": "x"}), "db_port 'x' is not a port number"),
+        (
+            db_relation({**DB_DATA, "db_port": "x"}),
+            "shared-db: masakari-mysql-router/0 sent an invalid db_port (a port number)",
+        ),
         (amqp_relation({0: {"hostname": "10.0.0.1"}}), "amqp: waiting for rabbitmq credentials"),
         (keystone_relation({"service_host": "k"}), "identity-service: waiting for keystone"),
     ],

@@ -245,7 +245,7 @@ def test_unreadable_vault_answer_waits(ctx, installed):
     )
     out = ctx.run(ctx.on.config_changed(), full_state(extra=[certs], app_data=synced()))
     assert out.unit_status == ops.WaitingStatus(
-        "certificates: vault sent unreadable processed_requests"
+        "certificates: remote/0 sent unreadable processed_requests (not a JSON object)"
     )
 
 

@@ -10,6 +10,7 @@ last pass and the files on disk are still what that pass left (most hooks).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import re
@@ -35,6 +36,22 @@ class ManagedFile:
     restarts: tuple[str, ...] = ()
 
 
+@functools.cache
+def _environment(paths: tuple[str, ...]) -> Any:
+    """One jinja2 environment per template path list and process (templates compile once)."""
+    # Imported on first use: hooks whose inputs did not change never render.
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(list(paths)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,  # noqa: S701 - these are config files, not HTML
+    )
+
+
 class Renderer:
     """Renders jinja2 templates from a charm's ``templates/`` and the library's own."""
 
@@ -46,17 +63,7 @@ class Renderer:
     def render(self, template: str, context: dict[str, Any]) -> str:
         """Render ``template`` with ``context``; undefined names are errors."""
         if self._env is None:
-            # Imported on first use: hooks whose inputs did not change never render.
-            import jinja2
-
-            self._env = jinja2.Environment(
-                loader=jinja2.FileSystemLoader([str(p) for p in self.paths]),
-                undefined=jinja2.StrictUndefined,
-                keep_trailing_newline=True,
-                trim_blocks=True,
-                lstrip_blocks=True,
-                autoescape=False,  # noqa: S701 - these are config files, not HTML
-            )
+            self._env = _environment(tuple(str(p) for p in self.paths))
         return self._env.get_template(template).render(**context)
 
     def digest(self) -> str:
@@ -82,8 +89,17 @@ _INI_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 
 
 def oslo_literal(value: str) -> str:
-    """``value`` as oslo.config reads it back unchanged (``$`` would be substituted)."""
-    return value.replace("$", "$$")
+    """``value`` written so that oslo.config reads it back unchanged.
+
+    oslo.config substitutes ``$name``, strips surrounding blanks and drops one pair of
+    matching quotes: ``$`` is doubled, and a value that would lose blanks or quotes is
+    wrapped in one more pair of quotes, which the parser removes.
+    """
+    escaped = value.replace("$", "$$")
+    quoted = len(value) > 0 and value[0] == value[-1] and value[0] in "'\""
+    if quoted or value != value.strip():
+        return f'"{escaped}"'
+    return escaped
 
 
 def render_ini(sections: dict[str, dict[str, str]], header: str) -> str:

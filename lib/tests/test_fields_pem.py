@@ -66,14 +66,15 @@ def test_render_ini_refuses_keys_and_sections_that_are_not_names(name):
         render_ini({name: {"k": "v"}}, "h")
 
 
-def test_oslo_literal_survives_the_real_parser(tmp_path):
+@pytest.mark.parametrize("value", ["a$b${c}$$", "'", '"x"', "'x'", " pw ", '"', "a'"])
+def test_oslo_literal_survives_the_real_parser(tmp_path, value):
     cfg = pytest.importorskip("oslo_config.cfg")
     conf = cfg.ConfigOpts()
     conf.register_opt(cfg.StrOpt("password"), group="g")
     path = tmp_path / "x.conf"
-    path.write_text(render_ini({"g": {"password": oslo_literal("a$b${c}$$")}}, "h"))
+    path.write_text(render_ini({"g": {"password": oslo_literal(value)}}, "h"))
     conf(args=[], default_config_files=[str(path)])
-    assert conf.g.password == "a$b${c}$$"
+    assert conf.g.password == value
 
 
 @pytest.mark.parametrize(

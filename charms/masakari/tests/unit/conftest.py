@@ -8,6 +8,7 @@ import json
 import charm
 import pytest
 from openstack_charm_testing import FakeHost
+from openstack_charm_testing.adversarial import pytest_terminal_summary  # noqa: F401
 from openstack_charm_testing.pki import pki
 from ops import testing
 

@@ -69,14 +69,27 @@ def hostile_text(*, max_size: int = 40) -> st.SearchStrategy[str]:
     piece = st.one_of(
         st.text(st.one_of(nasty, anything), max_size=max_size),
         # a plausible value with something injected after it
-        st.builds(
-            lambda head, sep, tail: head + sep + tail,
-            st.sampled_from(["x", "10.0.0.1", "secret", "host.maas", "5000"]),
-            st.sampled_from(["\n", "\r", "\r\n", "\x0b", "\x0c", "\x85", "\u2028", "\x00"]),
-            st.sampled_from(["debug = true", "[DEFAULT]", "key: v", "  continued", "#"]),
-        ),
+        injected("x", "10.0.0.1", "secret", "host.maas", "5000"),
     )
     return piece
+
+
+LINE_BREAKS = ("\n", "\r", "\r\n", "\x0b", "\x0c", "\x85", "\u2028", "\x00", "\x1c")
+INJECTIONS = ("debug = true", "[DEFAULT]", "key: v", "  continued", "#", "[api]\npassword = x")
+
+
+def injected(*plausible: str) -> st.SearchStrategy[str]:
+    """A well-formed value (one of ``plausible``) followed by a line break and an injection.
+
+    The line breaks are every character some parser (oslo.config reads universal newlines,
+    Python's ``splitlines`` more) may take as the end of a line.
+    """
+    return st.builds(
+        lambda head, sep, tail: head + sep + tail,
+        st.sampled_from(plausible or ("x",)),
+        st.sampled_from(LINE_BREAKS),
+        st.sampled_from(INJECTIONS),
+    )
 
 
 def huge_text(*, min_size: int = 4096, max_size: int = 70000) -> st.SearchStrategy[str]:
@@ -144,7 +157,7 @@ def relation_value(*plausible: str) -> st.SearchStrategy[str]:
     """
     options = [hostile_text(), unicode_digits(), json_shapes(), huge_text(max_size=9000)]
     if plausible:
-        options.insert(0, st.sampled_from(plausible))
+        options[:0] = [st.sampled_from(plausible), injected(*plausible)]
     return st.one_of(options)
 
 
@@ -252,6 +265,66 @@ def leaked(secrets: Iterable[str], texts: Iterable[str], *, min_length: int = 4)
     """The ``secrets`` (at least ``min_length`` long, to avoid chance hits) found in ``texts``."""
     haystack = "\n".join(texts)
     return sorted({s for s in secrets if len(s) >= min_length and s in haystack})
+
+
+def snapshot(root: str | os.PathLike[str]) -> dict[str, tuple[bytes, int]]:
+    """Content and mode of every file under ``root`` (a FakeHost's root), by relative path."""
+    result: dict[str, tuple[bytes, int]] = {}
+    for directory, _dirs, names in os.walk(root):
+        for name in names:
+            full = os.path.join(directory, name)
+            with open(full, "rb") as handle:
+                result[os.path.relpath(full, root)] = (handle.read(), os.stat(full).st_mode)
+    return result
+
+
+def differences(
+    before: Mapping[str, tuple[bytes, int]], after: Mapping[str, tuple[bytes, int]]
+) -> list[str]:
+    """What changed between two :func:`snapshot` results ("wrote x", "removed y")."""
+    wrote = [f"wrote {p}" for p in sorted(after) if before.get(p) != after[p]]
+    return wrote + [f"removed {p}" for p in sorted(set(before) - set(after))]
+
+
+RESTARTING_VERBS = ("restart", "reload-or-restart", "start", "stop", "enable", "disable", "mask")
+
+
+def service_changes(commands: Iterable[list[str]]) -> list[str]:
+    """The systemctl commands among ``commands`` (FakeHost's record) that act on a service."""
+    return [
+        " ".join(c)
+        for c in commands
+        if c[:1] == ["systemctl"] and c[1:2] and c[1] in RESTARTING_VERBS
+    ]
+
+
+def fast_scenario(monkeypatch) -> None:
+    """Let ops.testing read and write charm metadata with libyaml (runs several times faster).
+
+    On every run ops.testing dumps the charm's metadata to a temporary charm root and ops
+    parses it back, both with pure-Python YAML, which dominates a run's time. Only the
+    ``yaml`` of those two modules is replaced; the charm under test keeps the real one.
+    A no-op without libyaml.
+    """
+    import types
+
+    import yaml
+    from ops import charm as ops_charm
+    from scenario import _runtime
+
+    if not getattr(yaml, "__with_libyaml__", False):  # pragma: no cover
+        return
+    proxy = types.SimpleNamespace(**{k: getattr(yaml, k) for k in dir(yaml) if k[:2] != "__"})
+
+    def safe_dump(data, stream=None, **kwargs):
+        return yaml.dump(data, stream, Dumper=yaml.CSafeDumper, **kwargs)
+
+    def safe_load(stream):
+        return yaml.load(stream, Loader=yaml.CSafeLoader)
+
+    proxy.safe_dump, proxy.safe_load = safe_dump, safe_load
+    monkeypatch.setattr(_runtime, "yaml", proxy)
+    monkeypatch.setattr(ops_charm, "yaml", proxy)
 
 
 # -- the tally ----------------------------------------------------------------------------

@@ -200,6 +200,10 @@ def _render_tunable(
             "characters"
         )
         return None
+    if text and text[0] == text[-1] and text[0] in "\"'":
+        # oslo.config drops one pair of matching quotes around a value.
+        problems.append(f"{option} must not be wrapped in quotes")
+        return None
     if option == "host-pacemaker-node-type" and text not in NODE_TYPES:
         problems.append(f"{option} must be one of {', '.join(NODE_TYPES)} (got {text!r})")
         return None
@@ -213,7 +217,8 @@ def is_control(char: str) -> bool:
 
 def _process_list(text: str, problems: list[str]) -> list[dict]:
     try:
-        entries = yaml.safe_load(text)
+        # libyaml when present: the option is parsed on every hook.
+        entries = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (yaml.YAMLError, RecursionError):
         problems.append("process-list is not valid YAML")
         return []

@@ -68,7 +68,7 @@ class PacemakerRemoteCharm(ReconcilingCharm):
                 "Missing relation: relate pacemaker-remote to hacluster "
                 "(pacemaker-remote endpoint)"
             )
-        stonith_problem = self._stonith_problem(stonith_hostname)
+        stonith_problem = self._stonith_problem(remote_hostname, stonith_hostname)
         info = pr.NodeInfo(
             remote_hostname=remote_hostname,
             remote_ip=self._remote_ip(relation),
@@ -119,13 +119,24 @@ class PacemakerRemoteCharm(ReconcilingCharm):
             return ops.BlockedStatus(f"stonith-hostname {stonith!r} is not a valid host name")
         return remote, stonith
 
-    def _stonith_problem(self, stonith_hostname: str | None) -> str | None:
+    def _stonith_problem(self, remote_hostname: str, stonith_hostname: str | None) -> str | None:
         if stonith_hostname is None:
             return None
         if "." not in stonith_hostname or not self.host.resolves(stonith_hostname):
             return (
                 f"enable-stonith: {stonith_hostname!r} is not a name MAAS resolves; "
                 "set stonith-hostname to the machine's MAAS FQDN"
+            )
+        fenced = pr.fenced_names(stonith_hostname)
+        if remote_hostname not in fenced:
+            # Pacemaker fences the node by its node name (remote-hostname); hacluster's
+            # st-maas lists only the stonith-hostnames and their short forms, so it
+            # would never fence this node.
+            return (
+                f"enable-stonith: hacluster's st-maas fences {' or '.join(map(repr, fenced))}, "
+                f"not this node ({remote_hostname!r}): make remote-hostname one of them or "
+                "set stonith-hostname to the MAAS FQDN of which remote-hostname is the name "
+                "or short name"
             )
         return None
 

@@ -217,6 +217,7 @@ def test_config_change_restarts_the_monitors_once(ctx, ready):
         ({"libvirt-connection-uri": "a\nb"}, "libvirt-connection-uri must be one line"),
         ({"libvirt-connection-uri": "a\rdebug = true"}, "libvirt-connection-uri must be one line"),
         ({"host-corosync-multicast-ports": "54\x0b05"}, "host-corosync-multicast-ports must be"),
+        ({"libvirt-connection-uri": "'qemu:///system'"}, "must not be wrapped in quotes"),
         ({"config-flags": "nonsense"}, "config-flags: cannot parse entry 1;"),
         ({"enable-process-monitor": True, "process-list": "{"}, "process-list is not valid YAML"),
         (

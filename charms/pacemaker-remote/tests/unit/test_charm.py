@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import ops
 import pacemaker_remote as pr
 import pytest
@@ -35,19 +37,43 @@ def test_bag_with_stonith_and_overrides(ctx, installed):
     config = {
         "enable-stonith": True,
         "enable-resources": True,
-        "remote-hostname": "compute-1.example.com",
+        "remote-hostname": "node7",
         "stonith-hostname": "node7.maas",
     }
     out = ctx.run(ctx.on.config_changed(), state(config=config))
     assert published(out) == {
-        "remote-hostname": '"compute-1.example.com"',
+        "remote-hostname": '"node7"',
         "remote-ip": '"10.5.0.21"',
         "stonith-hostname": '"node7.maas"',
         "enable-resources": "true",
     }
-    assert out.unit_status == ops.ActiveStatus(
-        "Pacemaker remote node compute-1.example.com (stonith on)"
+    assert out.unit_status == ops.ActiveStatus("Pacemaker remote node node7 (stonith on)")
+
+
+@pytest.mark.parametrize("remote", ["compute-1.example.com", "node7.example.com", "node"])
+def test_stonith_name_that_does_not_fence_the_node_blocks_and_publishes_null(
+    ctx, installed, remote
+):
+    installed.resolvable.add("node7.maas")
+    config = {"enable-stonith": True, "remote-hostname": remote, "stonith-hostname": "node7.maas"}
+    out = ctx.run(ctx.on.config_changed(), state(config=config))
+    assert out.unit_status == ops.BlockedStatus(
+        "enable-stonith: hacluster's st-maas fences 'node7.maas' or 'node7', not this node "
+        f"({remote!r}): make remote-hostname one of them or set stonith-hostname to the MAAS "
+        "FQDN of which remote-hostname is the name or short name"
     )
+    assert published(out)["stonith-hostname"] == "null"
+    assert published(out)["remote-hostname"] == json.dumps(remote)
+
+
+@pytest.mark.parametrize("remote", ["node7.maas", "node7"])
+def test_stonith_name_whose_listed_names_include_the_node_is_published(ctx, installed, remote):
+    installed.resolvable.add("node7.maas")
+    config = {"enable-stonith": True, "remote-hostname": remote, "stonith-hostname": "node7.maas"}
+    out = ctx.run(ctx.on.config_changed(), state(config=config))
+    assert out.unit_status.name == "active"
+    hostnames = pr.fenced_names(json.loads(published(out)["stonith-hostname"]))
+    assert json.loads(published(out)["remote-hostname"]) in hostnames
 
 
 def test_key_written_root_haclient_0440_and_service_started(ctx, installed):

@@ -49,6 +49,10 @@ class PacemakerRemoteCharm(ReconcilingCharm):
         return [pr.SERVICE]
 
     def _converge(self) -> ops.StatusBase:
+        relation = self.model.get_relation(RELATION)
+        if relation is None:
+            # Whatever else is wrong (an invalid option, say), a departed cluster's key goes.
+            self._forget_cluster()
         names = self._names()
         if isinstance(names, ops.BlockedStatus):
             return names
@@ -61,9 +65,7 @@ class PacemakerRemoteCharm(ReconcilingCharm):
         self._remove_corosync_leftovers()
         self.unit.set_ports(pr.PORT)
 
-        relation = self.model.get_relation(RELATION)
         if relation is None:
-            self._forget_cluster()
             return ops.BlockedStatus(
                 "Missing relation: relate pacemaker-remote to hacluster "
                 "(pacemaker-remote endpoint)"

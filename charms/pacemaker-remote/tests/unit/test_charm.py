@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import ops
@@ -213,3 +214,14 @@ def test_pause_resume_and_restart(ctx, installed):
     installed.clear()
     ctx.run(ctx.on.action("restart-services"), out)
     assert installed.restarted() == ["pacemaker_remote"]
+
+
+def test_relation_broken_removes_the_key_even_when_an_option_is_invalid(ctx, installed):
+    out = ctx.run(ctx.on.config_changed(), state())
+    assert installed.exists(pr.AUTHKEY)
+    bad = dataclasses.replace(out, config={"remote-hostname": "bad name!"})
+    relation = next(r for r in bad.relations if r.endpoint == "pacemaker-remote")
+    gone = ctx.run(ctx.on.relation_broken(relation), bad)
+    assert gone.unit_status.name == "blocked"
+    assert not installed.exists(pr.AUTHKEY)
+    assert "pacemaker_remote" not in installed.running

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import functools
 import tempfile
+import urllib.parse
 
 import charm
 import monitors_workload as wl
@@ -300,7 +301,7 @@ def check_outcome(case, ctx, host, spy, out, steps) -> None:
     if spy.meant is not None and host.exists(wl.CONF):
         text = host.read_text(wl.CONF) or ""
         meant = spy.meant
-        case.file(wl.CONF, lambda: adv.assert_ini_matches(adv.parse_oslo_ini(text), meant))
+        case.file(wl.CONF, lambda: check_conf(text, meant))
         assert host.owner_of(wl.CONF)[2] & 0o007 == 0  # holds the password
     if host.exists(wl.PROCESS_LIST):
         case.file(wl.PROCESS_LIST, lambda: yaml.safe_load(host.read_bytes(wl.PROCESS_LIST) or b""))
@@ -311,6 +312,18 @@ def check_outcome(case, ctx, host, spy, out, steps) -> None:
         said.extend(relation.local_unit_data.values())
         said.extend(relation.local_app_data.values())
     case.no_leak(secrets_of(steps), said)
+
+
+def check_conf(text: str, meant) -> None:
+    """Read back as meant, and keystone's URL is one keystoneauth can use."""
+    parsed = adv.parse_oslo_ini(text)
+    adv.assert_ini_matches(parsed, meant)
+    url = urllib.parse.urlsplit(parsed["api"]["auth_url"][0])
+    port = url.netloc.rpartition(":")[2]
+    if url.scheme not in ("http", "https") or not (port.isascii() and port.isdigit()):
+        raise adv.InvalidFileError(f"auth_url {url.geturl()!r} has no usable scheme and port")
+    if not 0 < int(port) < 65536 or not url.hostname:
+        raise adv.InvalidFileError(f"auth_url {url.geturl()!r} has no usable host and port")
 
 
 def check_pem(text: str) -> None:

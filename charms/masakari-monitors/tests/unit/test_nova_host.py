@@ -90,7 +90,7 @@ def test_nova_conf_that_is_not_utf8_blocks_instead_of_a_hook_error(ctx, ready):
 
 
 def test_nova_conf_whose_other_bytes_are_not_utf8_still_gives_the_host(ctx, ready):
-    ready.write_file(wl.NOVA_CONF, b"[DEFAULT]\nhost = compute-1.maas\n# caf\xe9\n")
+    ready.write_file(wl.NOVA_CONF, b"[DEFAULT]\nhost = compute-1.maas\n# r\xe9sum\xe9\n")
     out = ctx.run(ctx.on.config_changed(), state())
     assert out.unit_status == ops.ActiveStatus(
         "Unit is ready (monitors: host and instance; reporting as compute-1.maas)"

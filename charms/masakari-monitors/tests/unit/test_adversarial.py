@@ -19,6 +19,7 @@ import base64
 import functools
 import tempfile
 import urllib.parse
+from pathlib import Path
 
 import charm
 import monitors_workload as wl
@@ -185,16 +186,25 @@ STEP = st.fixed_dictionaries(
 
 
 # -- the option layer ---------------------------------------------------------------------------
+CHARMCRAFT = yaml.safe_load((Path(charm.__file__).parents[1] / "charmcraft.yaml").read_text())
+# What Juju gives for an option that is not set.
+DEFAULTS = {
+    name: spec["default"]
+    for name, spec in CHARMCRAFT["config"]["options"].items()
+    if "default" in spec
+}
+
+
 def credentials() -> Credentials:
     return Credentials(dict(CREDENTIALS), None)
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=1200, deadline=None)
 @given(options=st.one_of(ONE_OPTION, ONE_OPTION, ONE_OPTION, CONFIG, WRONG_CONFIG))
 def test_every_option_is_rejected_or_rendered_as_meant(options):
     with TALLY.case() as case:
         try:
-            config = load_config(options)
+            config = load_config({**DEFAULTS, **options})
         except ConfigError as exc:
             assert exc.problems and all(isinstance(p, str) for p in exc.problems)
             return

@@ -38,6 +38,8 @@ class MasakariMonitorsCharm(ReconcilingCharm):
         events.append(self.on.update_status)
         for rel in (self.on[CREDENTIALS], self.on["container"], self.on[REGISTRATION]):
             events += [rel.relation_joined, rel.relation_changed, rel.relation_broken]
+        # The keystone unit that answered may leave; another one's answer then counts.
+        events.append(self.on[CREDENTIALS].relation_departed)
         self.observe_reconcile(events)
 
     def pausable_services(self) -> tuple[str, ...]:

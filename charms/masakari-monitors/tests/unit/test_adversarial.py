@@ -171,7 +171,14 @@ NOVA = st.one_of(
     adv.hostile_text(max_size=200).map(lambda t: ("[DEFAULT]\nhost = " + t).encode()),
 )
 EVENTS = st.sampled_from(
-    ["config_changed", "update_status", "install", "upgrade_charm", "keystone_changed"]
+    [
+        "config_changed",
+        "update_status",
+        "install",
+        "upgrade_charm",
+        "keystone_changed",
+        "keystone_departed",
+    ]
 )
 STEP = st.fixed_dictionaries(
     {
@@ -294,6 +301,8 @@ def context() -> testing.Context:
 def event_for(ctx: testing.Context, name: str, state: testing.State):
     if name == "keystone_changed":
         return ctx.on.relation_changed(state.get_relation(7), remote_unit=0)
+    if name == "keystone_departed":
+        return ctx.on.relation_departed(state.get_relation(7), remote_unit=5, departing_unit=5)
     return getattr(ctx.on, name)()
 
 

@@ -305,3 +305,21 @@ def test_group_comes_from_the_unit_file(ctx, ready):
     ready.unit_groups = {"masakari-host-monitor": "masakarimonitors"}
     ctx.run(ctx.on.config_changed(), state())
     assert ready.owner_of(wl.CONF) == ("root", "masakarimonitors", 0o640)
+
+
+def test_departure_of_the_keystone_unit_that_answered_uses_another_ones_answer(ctx, ready):
+    other = {**CREDENTIALS, "credentials_password": "second-unit-pw"}
+    rel = testing.Relation(
+        "identity-credentials",
+        "keystone-credentials",
+        remote_app_name="keystone",
+        remote_units_data={1: other},
+    )
+    base = state()
+    before = testing.State(
+        config={}, relations=[*[r for r in base.relations if r.endpoint == "container"], rel]
+    )
+    ready.write_file(wl.CONF, "stale\n")
+    out = ctx.run(ctx.on.relation_departed(rel, remote_unit=0, departing_unit=0), before)
+    assert out.unit_status.name == "active"
+    assert conf(ready)["api"]["password"] == "second-unit-pw"

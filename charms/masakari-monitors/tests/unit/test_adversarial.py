@@ -415,3 +415,11 @@ def test_actions_never_raise_and_never_print_the_password(monkeypatch, action):
             said = [str(after.unit_status), repr(ctx.action_results)]
         said += [line.message for line in ctx.juju_log]
         case.no_leak(secrets_of([step]), said)
+
+
+def test_juju_refuses_any_action_parameter_before_the_charm_runs():
+    """No action takes parameters, and each says so: Juju rejects a call with any."""
+    spec = yaml.safe_load((Path(charm.__file__).parents[1] / "charmcraft.yaml").read_text())
+    for name, action in spec["actions"].items():
+        assert action.get("additionalProperties") is False, name
+        assert not action.get("params"), name

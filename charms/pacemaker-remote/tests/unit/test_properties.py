@@ -20,10 +20,12 @@ import base64
 import json
 import os
 import tempfile
+from pathlib import Path
 
 import charm
 import pacemaker_remote as pr
 import pytest
+import yaml
 from conftest import FQDN, KEY_B64, PACKAGES, remote_network
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -287,3 +289,11 @@ def test_actions_never_raise_and_never_print_the_key(monkeypatch, action):
         said += [line.message for line in ctx.juju_log]
         case.no_leak([KEY_B64], said)
     assert os.path.exists(host.path(pr.AUTHKEY))
+
+
+def test_juju_refuses_any_action_parameter_before_the_charm_runs():
+    """No action takes parameters, and each says so: Juju rejects a call with any."""
+    spec = yaml.safe_load((Path(charm.__file__).parents[1] / "charmcraft.yaml").read_text())
+    for name, action in spec["actions"].items():
+        assert action.get("additionalProperties") is False, name
+        assert not action.get("params"), name

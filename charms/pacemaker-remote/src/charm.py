@@ -165,7 +165,8 @@ class PacemakerRemoteCharm(ReconcilingCharm):
         try:
             return pr.decode_key(next(iter(sent.values())))
         except pr.AuthKeyError as exc:
-            return ops.BlockedStatus(str(exc))
+            # Name the relation, the units and the field; never the value.
+            return ops.BlockedStatus(f"{RELATION} relation, {', '.join(sent)}: {exc}")
 
     # -- machine state -----------------------------------------------------------------------
     def _ensure_packages(self) -> None:

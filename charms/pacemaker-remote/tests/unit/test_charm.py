@@ -110,9 +110,11 @@ def test_waiting_for_the_key_keeps_the_service_stopped(ctx, installed):
         ("QUJD", "pacemaker-key from hacluster is 3 bytes; expected 16 to 4096"),
     ],
 )
-def test_invalid_key_blocks(ctx, installed, key, message):
+def test_invalid_key_blocks_naming_relation_unit_and_field(ctx, installed, key, message):
     out = ctx.run(ctx.on.config_changed(), state(relation=hacluster({0: {"pacemaker-key": key}})))
-    assert out.unit_status == ops.BlockedStatus(message)
+    assert out.unit_status == ops.BlockedStatus(
+        f"pacemaker-remote relation, masakari-hacluster/0: {message}"
+    )
     assert not installed.exists(pr.AUTHKEY)
 
 

@@ -16,7 +16,7 @@ import pacemaker_remote as pr
 from openstack_charm_lib import actions, apt, services
 from openstack_charm_lib.charm_base import ReconcilingCharm
 from openstack_charm_lib.host import CommandError
-from openstack_charm_lib.network import is_hostname
+from openstack_charm_lib.network import is_hostname, is_ip
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +71,16 @@ class PacemakerRemoteCharm(ReconcilingCharm):
                 "(pacemaker-remote endpoint)"
             )
         stonith_problem = self._stonith_problem(remote_hostname, stonith_hostname)
+        remote_ip = self._remote_ip(relation)
+        if not is_ip(remote_ip):
+            # hacluster creates the node's resource once, with this address as server=,
+            # and never updates it: publish nothing until there is a real address.
+            return ops.WaitingStatus(
+                f"{RELATION} relation: no IP address on this unit's {RELATION} binding yet"
+            )
         info = pr.NodeInfo(
             remote_hostname=remote_hostname,
-            remote_ip=self._remote_ip(relation),
+            remote_ip=remote_ip,
             stonith_hostname=None
             if stonith_problem or stonith_hostname is None
             else stonith_hostname,

@@ -9,6 +9,7 @@ import ops
 import pacemaker_remote as pr
 import pytest
 from conftest import FQDN, KEY, KEY_B64, hacluster, published, state
+from ops import testing
 
 
 def test_install_without_relation_installs_and_asks_for_hacluster(ctx, host):
@@ -227,3 +228,13 @@ def test_relation_broken_removes_the_key_even_when_an_option_is_invalid(ctx, ins
     assert gone.unit_status.name == "blocked"
     assert not installed.exists(pr.AUTHKEY)
     assert "pacemaker_remote" not in installed.running
+
+
+def test_no_address_on_the_binding_waits_and_publishes_nothing(ctx, installed):
+    base = state()
+    network = testing.Network("pacemaker-remote", bind_addresses=[], ingress_addresses=[])
+    out = ctx.run(ctx.on.config_changed(), dataclasses.replace(base, networks=[network]))
+    assert out.unit_status == ops.WaitingStatus(
+        "pacemaker-remote relation: no IP address on this unit's pacemaker-remote binding yet"
+    )
+    assert "remote-hostname" not in published(out)

@@ -29,7 +29,7 @@ import yaml
 from conftest import FQDN, KEY_B64, PACKAGES, remote_network
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from openstack_charm_lib.network import is_hostname
+from openstack_charm_lib.network import is_hostname, is_ip
 from openstack_charm_testing import FakeHost
 from openstack_charm_testing import adversarial as adv
 from ops import testing
@@ -215,8 +215,8 @@ def check_published(bag) -> None:
         raise adv.InvalidFileError(f"remote-hostname {remote!r} is no host name")
     if type(decoded["enable-resources"]) is not bool:
         raise adv.InvalidFileError("enable-resources is not a JSON boolean")
-    if not isinstance(decoded["remote-ip"], str):
-        raise adv.InvalidFileError("remote-ip is not a string")
+    if not (isinstance(decoded["remote-ip"], str) and is_ip(decoded["remote-ip"])):
+        raise adv.InvalidFileError("remote-ip is not an IP address")
     if stonith is not None and remote not in pr.fenced_names(stonith):
         raise adv.InvalidFileError(f"st-maas would list {stonith!r} but not node {remote!r}")
 

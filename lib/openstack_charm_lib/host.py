@@ -64,9 +64,14 @@ class Host:
             return None
 
     def read_text(self, path: str | Path) -> str | None:
-        """Text of ``path``, or None when it does not exist."""
+        """Text of ``path`` (UTF-8), or None when it does not exist.
+
+        Files read here belong to other software and may hold anything: bytes that are
+        not UTF-8 become U+FFFD rather than an exception, so a reader sees text it can
+        reject by its own rules.
+        """
         data = self.read_bytes(path)
-        return None if data is None else data.decode()
+        return None if data is None else data.decode(errors="replace")
 
     def write_file(
         self,

@@ -14,7 +14,7 @@ import functools
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -160,11 +160,35 @@ def _file_state(host: Host, path: str) -> list | None:
     return [hashlib.sha256(content).hexdigest(), *stat]
 
 
-def _plain(value: Any) -> Any:
-    """What the inputs' digest sees of a value JSON cannot encode by itself."""
+def _canonical(value: Any, path: tuple[int, ...] = ()) -> Any:
+    """A JSON-encodable, order-independent image of ``value`` for the inputs' digest.
+
+    Total over what charms pass (it must never raise out of a hook): dict keys of any
+    type are compared by their ``repr``, dataclasses become their fields, containers that
+    contain themselves (a YAML recursive alias) become a marker, and anything else its
+    ``repr``.
+    """
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if id(value) in path:
+        return ["<cycle>"]
+    inner = (*path, id(value))
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
+        fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        return {"<dataclass>": type(value).__name__, **_canonical(fields, inner)}
+    if isinstance(value, Mapping):
+        items = [(_key(k), _canonical(v, inner)) for k, v in value.items()]
+        return dict(sorted(items, key=lambda item: item[0]))
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v, inner) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted((_canonical(v, inner) for v in value), key=repr)
     return repr(value)
+
+
+def _key(key: Any) -> str:
+    """A dict key as a string; non-strings are tagged so that ``1`` and ``"1"`` differ."""
+    return key if isinstance(key, str) else f"<{type(key).__name__}>{key!r}"
 
 
 def apply_when_changed(
@@ -181,7 +205,7 @@ def apply_when_changed(
     pass; when the inputs are the same and every file is still as left, nothing is
     rendered or written.
     """
-    encoded = json.dumps(inputs, sort_keys=True, default=_plain)
+    encoded = json.dumps(_canonical(inputs), sort_keys=True)
     key = hashlib.sha256(encoded.encode()).hexdigest()
     files = record.get("files") or {}
     if record.get("key") == key and files:

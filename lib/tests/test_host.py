@@ -88,3 +88,10 @@ def test_facts(tmp_path):
         "   1: 0100007F:1F90 0100007F:0001 01 00000000\n"
     )
     assert host.listening_tcp_ports() == {15852}
+
+
+def test_read_text_of_a_file_that_is_not_utf8_replaces_the_bad_bytes(tmp_path):
+    (tmp_path / "nova.conf").write_bytes(b"[DEFAULT]\nhost = node\xe9\n\xff\xfe\n")
+    text = Host(tmp_path).read_text("/nova.conf")
+    assert text == "[DEFAULT]\nhost = node\ufffd\n\ufffd\ufffd\n"
+    assert Host(tmp_path).read_text("/absent") is None

@@ -17,6 +17,7 @@ from monitors_config import MONITORS, ConfigError, MonitorsConfig, load_config
 from openstack_charm_lib import actions, apt, hypervisors, relations, services
 from openstack_charm_lib.charm_base import ReconcilingCharm
 from openstack_charm_lib.host import CommandError
+from openstack_charm_lib.network import is_hostname
 from openstack_charm_lib.rendering import apply_when_changed
 from openstack_charm_lib.status import join_names
 
@@ -37,6 +38,8 @@ class MasakariMonitorsCharm(ReconcilingCharm):
         events.append(self.on.update_status)
         for rel in (self.on[CREDENTIALS], self.on["container"], self.on[REGISTRATION]):
             events += [rel.relation_joined, rel.relation_changed, rel.relation_broken]
+        # The keystone unit that answered may leave; another one's answer then counts.
+        events.append(self.on[CREDENTIALS].relation_departed)
         self.observe_reconcile(events)
 
     def pausable_services(self) -> tuple[str, ...]:
@@ -80,6 +83,12 @@ class MasakariMonitorsCharm(ReconcilingCharm):
             self._stop(config.monitors)
             return ops.WaitingStatus(state.reason)
 
+        if nova is not None and not is_hostname(nova):
+            self._stop(config.monitors)
+            return ops.BlockedStatus(
+                f"nova-compute's host in {wl.NOVA_CONF} ([DEFAULT] host) is not a valid host "
+                "name: fix nova-compute's configuration"
+            )
         if not consistent:
             self._stop(config.monitors)
             return ops.BlockedStatus(

@@ -8,12 +8,19 @@ are messages naming the option; the charm blocks with them and changes nothing.
 from __future__ import annotations
 
 import dataclasses
+import unicodedata
 from collections.abc import Mapping
 
 import yaml
 from openstack_charm_lib.config_flags import ConfigFlagsError, parse_config_flags
 from openstack_charm_lib.hypervisors import valid_segment_name
 from openstack_charm_lib.network import is_hostname
+
+# Upper bound of every whole-number tunable: the monitors sleep and count with them, and
+# a larger value overflows their timers rather than meaning anything.
+MAX_INT = 2**31 - 1
+# Longest string tunable (paths, URIs and interface lists are far shorter).
+MAX_TEXT = 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,6 +31,7 @@ class Tunable:
     key: str
     kind: type  # int, bool or str
     minimum: int = 0
+    maximum: int = MAX_INT
 
 
 TUNABLES: dict[str, Tunable] = {
@@ -71,6 +79,12 @@ MONITORS = {
 }
 # Keys every process-list entry needs (masakari-monitors' process_list.yaml schema).
 PROCESS_KEYS = ("process_name", "start_command", "restart_command", "run_as_root")
+PROCESS_OPTIONAL_KEYS = (
+    "pre_start_command",
+    "post_start_command",
+    "pre_restart_command",
+    "post_restart_command",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,8 +129,11 @@ def load_config(options: Mapping[str, object]) -> MonitorsConfig:
             "or trailing blanks"
         )
     region = str(options.get("region") or "").strip()
-    if not region or " " in region:
-        problems.append(f"region {region!r} must be a non-empty name without spaces")
+    if not region or len(region) > 255 or any(c.isspace() or is_control(c) for c in region):
+        problems.append(
+            "region must be a non-empty name of at most 255 characters without blanks or "
+            "control characters"
+        )
 
     tunables: dict[str, dict[str, str]] = {}
     for option, tunable in TUNABLES.items():
@@ -159,15 +176,33 @@ def _render_tunable(
     if tunable.kind is bool:
         return "true" if value else "false"
     if tunable.kind is int:
-        if not isinstance(value, int) or isinstance(value, bool) or value < tunable.minimum:
+        if (
+            not isinstance(value, int)
+            or isinstance(value, bool)
+            or not tunable.minimum <= value <= tunable.maximum
+        ):
+            shown = repr(value) if isinstance(value, int) and abs(value) < 10**12 else "too big"
             problems.append(
-                f"{option} must be a whole number >= {tunable.minimum} (got {value!r})"
+                f"{option} must be a whole number from {tunable.minimum} to {tunable.maximum} "
+                f"(got {shown if isinstance(value, int) else type(value).__name__})"
             )
             return None
         return str(value)
-    text = str(value).strip()
-    if "\n" in text:
-        problems.append(f"{option} must be a single line")
+    if not isinstance(value, str):
+        problems.append(f"{option} must be a string")
+        return None
+    text = value.strip()
+    if len(text) > MAX_TEXT or any(is_control(c) for c in text):
+        # A line break, carriage return or any other control character would let the
+        # value open a new line (a new key or section) in masakarimonitors.conf.
+        problems.append(
+            f"{option} must be one line of at most {MAX_TEXT} characters without control "
+            "characters"
+        )
+        return None
+    if text and text[0] == text[-1] and text[0] in "\"'":
+        # oslo.config drops one pair of matching quotes around a value.
+        problems.append(f"{option} must not be wrapped in quotes")
         return None
     if option == "host-pacemaker-node-type" and text not in NODE_TYPES:
         problems.append(f"{option} must be one of {', '.join(NODE_TYPES)} (got {text!r})")
@@ -175,21 +210,59 @@ def _render_tunable(
     return text
 
 
+def is_control(char: str) -> bool:
+    """Whether ``char`` is a control character or a line or paragraph separator."""
+    return unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp", "Cs")
+
+
 def _process_list(text: str, problems: list[str]) -> list[dict]:
     try:
-        entries = yaml.safe_load(text)
-    except yaml.YAMLError:
+        # libyaml when present: the option is parsed on every hook.
+        entries = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (yaml.YAMLError, RecursionError):
         problems.append("process-list is not valid YAML")
         return []
     if not isinstance(entries, list) or not entries:
         problems.append("process-list must be a YAML list of processes")
         return []
+    checked = []
     for index, entry in enumerate(entries):
-        missing = [k for k in PROCESS_KEYS if not isinstance(entry, dict) or k not in entry]
-        if missing:
-            problems.append(f"process-list entry {index + 1} lacks {', '.join(missing)}")
+        problem = _process_entry_problem(entry)
+        if problem:
+            problems.append(f"process-list entry {index + 1}: {problem}")
             return []
-        if not isinstance(entry["run_as_root"], bool):
-            problems.append(f"process-list entry {index + 1}: run_as_root must be true or false")
-            return []
-    return entries
+        # A fresh dict of plain values: no YAML anchors or shared objects survive.
+        checked.append(
+            {
+                key: entry[key]
+                for key in (*PROCESS_KEYS, *PROCESS_OPTIONAL_KEYS)
+                if entry.get(key) is not None
+            }
+        )
+    return checked
+
+
+def _process_entry_problem(entry: object) -> str | None:
+    """Why one process-list entry is unusable, or None."""
+    if not isinstance(entry, dict):
+        return "must be a mapping of process_name, start_command, restart_command, ..."
+    unknown = [k for k in entry if k not in (*PROCESS_KEYS, *PROCESS_OPTIONAL_KEYS)]
+    if unknown:
+        shown = ", ".join(repr(k) if isinstance(k, str) else "a non-string key" for k in unknown)
+        return f"unknown key {shown[:200]}"
+    missing = [k for k in PROCESS_KEYS if k not in entry]
+    if missing:
+        return f"lacks {', '.join(missing)}"
+    if not isinstance(entry["run_as_root"], bool):
+        return "run_as_root must be true or false"
+    for key in (*PROCESS_KEYS[:3], *PROCESS_OPTIONAL_KEYS):
+        value = entry.get(key)
+        if value is None and key in PROCESS_OPTIONAL_KEYS:
+            continue  # "pre_start_command:" with nothing after it
+        if not isinstance(value, str):
+            return f"{key} must be a string"
+        if len(value) > MAX_TEXT or any(is_control(c) for c in value):
+            return f"{key} must be one line of at most {MAX_TEXT} characters"
+    if not entry["process_name"].strip():
+        return "process_name must not be empty"
+    return None

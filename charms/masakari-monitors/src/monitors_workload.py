@@ -89,15 +89,39 @@ def build_files(
 def nova_host(nova_conf: str | None, short_hostname: str) -> str | None:
     """The host name nova-compute registers with: ``[DEFAULT] host``, else the short name.
 
-    None when nova.conf is not there (nova-compute not installed yet).
+    Read as oslo.config reads nova.conf: ``[DEFAULT]`` may come anywhere and more than
+    once, the last assignment wins, ``:`` assigns like ``=``, indented lines continue the
+    previous value and matching quotes around a value are dropped. None when nova.conf is
+    not there (nova-compute not installed yet).
     """
     if nova_conf is None:
         return None
-    for line in nova_conf.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("[") and stripped != "[DEFAULT]":
-            break  # [DEFAULT] comes first in nova.conf; stop at the next section
-        key, sep, value = stripped.partition("=")
-        if sep and key.strip() == "host" and value.strip():
-            return value.strip()
-    return short_hostname
+    host = None
+    section = None
+    key = None
+    for raw in nova_conf.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        line = raw.rstrip()
+        if not line:
+            key = None
+        elif line.startswith((" ", "\t")):
+            if key == "host" and host is not None:
+                host += "\n" + line.lstrip()  # a continued value: never a valid name
+        elif line.startswith("["):
+            section, key = line[1:-1] if line.endswith("]") else None, None
+        elif not line.startswith(("#", ";")):
+            key, value = _assignment(line)
+            if section == "DEFAULT" and key == "host":
+                host = value
+    return host or short_hostname
+
+
+def _assignment(line: str) -> tuple[str, str]:
+    """``key`` and ``value`` of an oslo.config line (the first ``=`` or ``:`` splits)."""
+    cuts = [i for i in (line.find("="), line.find(":")) if i >= 0]
+    if not cuts:
+        return "", ""
+    cut = min(cuts)
+    value = line[cut + 1 :].strip()
+    if value and value[0] == value[-1] and value[0] in "\"'":
+        value = value[1:-1]
+    return line[:cut].strip(), value

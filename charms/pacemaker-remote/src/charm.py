@@ -16,7 +16,7 @@ import pacemaker_remote as pr
 from openstack_charm_lib import actions, apt, services
 from openstack_charm_lib.charm_base import ReconcilingCharm
 from openstack_charm_lib.host import CommandError
-from openstack_charm_lib.network import is_hostname
+from openstack_charm_lib.network import is_hostname, is_ip
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,10 @@ class PacemakerRemoteCharm(ReconcilingCharm):
         return [pr.SERVICE]
 
     def _converge(self) -> ops.StatusBase:
+        relation = self.model.get_relation(RELATION)
+        if relation is None:
+            # Whatever else is wrong (an invalid option, say), a departed cluster's key goes.
+            self._forget_cluster()
         names = self._names()
         if isinstance(names, ops.BlockedStatus):
             return names
@@ -61,17 +65,22 @@ class PacemakerRemoteCharm(ReconcilingCharm):
         self._remove_corosync_leftovers()
         self.unit.set_ports(pr.PORT)
 
-        relation = self.model.get_relation(RELATION)
         if relation is None:
-            self._forget_cluster()
             return ops.BlockedStatus(
                 "Missing relation: relate pacemaker-remote to hacluster "
                 "(pacemaker-remote endpoint)"
             )
-        stonith_problem = self._stonith_problem(stonith_hostname)
+        stonith_problem = self._stonith_problem(remote_hostname, stonith_hostname)
+        remote_ip = self._remote_ip(relation)
+        if not is_ip(remote_ip):
+            # hacluster creates the node's resource once, with this address as server=,
+            # and never updates it: publish nothing until there is a real address.
+            return ops.WaitingStatus(
+                f"{RELATION} relation: no IP address on this unit's {RELATION} binding yet"
+            )
         info = pr.NodeInfo(
             remote_hostname=remote_hostname,
-            remote_ip=self._remote_ip(relation),
+            remote_ip=remote_ip,
             stonith_hostname=None
             if stonith_problem or stonith_hostname is None
             else stonith_hostname,
@@ -119,13 +128,24 @@ class PacemakerRemoteCharm(ReconcilingCharm):
             return ops.BlockedStatus(f"stonith-hostname {stonith!r} is not a valid host name")
         return remote, stonith
 
-    def _stonith_problem(self, stonith_hostname: str | None) -> str | None:
+    def _stonith_problem(self, remote_hostname: str, stonith_hostname: str | None) -> str | None:
         if stonith_hostname is None:
             return None
         if "." not in stonith_hostname or not self.host.resolves(stonith_hostname):
             return (
                 f"enable-stonith: {stonith_hostname!r} is not a name MAAS resolves; "
                 "set stonith-hostname to the machine's MAAS FQDN"
+            )
+        fenced = pr.fenced_names(stonith_hostname)
+        if remote_hostname not in fenced:
+            # Pacemaker fences the node by its node name (remote-hostname); hacluster's
+            # st-maas lists only the stonith-hostnames and their short forms, so it
+            # would never fence this node.
+            return (
+                f"enable-stonith: hacluster's st-maas fences {' or '.join(map(repr, fenced))}, "
+                f"not this node ({remote_hostname!r}): make remote-hostname one of them or "
+                "set stonith-hostname to the MAAS FQDN of which remote-hostname is the name "
+                "or short name"
             )
         return None
 
@@ -152,7 +172,8 @@ class PacemakerRemoteCharm(ReconcilingCharm):
         try:
             return pr.decode_key(next(iter(sent.values())))
         except pr.AuthKeyError as exc:
-            return ops.BlockedStatus(str(exc))
+            # Name the relation, the units and the field; never the value.
+            return ops.BlockedStatus(f"{RELATION} relation, {', '.join(sent)}: {exc}")
 
     # -- machine state -----------------------------------------------------------------------
     def _ensure_packages(self) -> None:

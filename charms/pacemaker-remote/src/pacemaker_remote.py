@@ -41,6 +41,16 @@ class NodeInfo:
         }
 
 
+def fenced_names(stonith_hostname: str) -> tuple[str, ...]:
+    """The node names hacluster's st-maas lists for ``stonith_hostname``.
+
+    hacluster puts every stonith-hostname and, for a dotted name, its first label into the
+    resource's ``hostnames`` parameter; Pacemaker fences only nodes named there.
+    """
+    short = stonith_hostname.split(".")[0]
+    return (stonith_hostname,) if short == stonith_hostname else (stonith_hostname, short)
+
+
 class AuthKeyError(ValueError):
     """The pacemaker-key from hacluster is unusable; the message says why."""
 

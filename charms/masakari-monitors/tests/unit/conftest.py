@@ -79,3 +79,7 @@ def state(*, config=None, with_keystone=True, keystone_data=None, extra=()) -> t
     if with_keystone:
         rels.append(keystone(keystone_data))
     return testing.State(config=config or {}, relations=[*rels, *extra])
+
+
+# Print the adversarial suite's figures (cases, exceptions, invalid files, leaks) at the end.
+from openstack_charm_testing.adversarial import pytest_terminal_summary  # noqa: E402, F401

@@ -206,10 +206,18 @@ def test_config_change_restarts_the_monitors_once(ctx, ready):
     ("config", "message"),
     [
         ({"hostname": "bad name"}, "hostname 'bad name' is not a valid host name"),
-        ({"region": ""}, "region '' must be a non-empty name"),
-        ({"host-monitoring-interval": 0}, "host-monitoring-interval must be a whole number >= 1"),
+        ({"region": ""}, "region must be a non-empty name"),
+        ({"region": "Region\rOne"}, "region must be a non-empty name"),
+        (
+            {"host-monitoring-interval": 0},
+            "host-monitoring-interval must be a whole number from 1",
+        ),
+        ({"host-stonith-wait": 2**31}, "host-stonith-wait must be a whole number from 0 to"),
         ({"host-pacemaker-node-type": "both"}, "host-pacemaker-node-type must be one of"),
-        ({"libvirt-connection-uri": "a\nb"}, "libvirt-connection-uri must be a single line"),
+        ({"libvirt-connection-uri": "a\nb"}, "libvirt-connection-uri must be one line"),
+        ({"libvirt-connection-uri": "a\rdebug = true"}, "libvirt-connection-uri must be one line"),
+        ({"host-corosync-multicast-ports": "54\x0b05"}, "host-corosync-multicast-ports must be"),
+        ({"libvirt-connection-uri": "'qemu:///system'"}, "must not be wrapped in quotes"),
         ({"config-flags": "nonsense"}, "config-flags: cannot parse entry 1;"),
         ({"enable-process-monitor": True, "process-list": "{"}, "process-list is not valid YAML"),
         (
@@ -218,7 +226,23 @@ def test_config_change_restarts_the_monitors_once(ctx, ready):
         ),
         (
             {"enable-process-monitor": True, "process-list": "- process_name: x"},
-            "process-list entry 1 lacks",
+            "process-list entry 1: lacks",
+        ),
+        (
+            {"enable-process-monitor": True, "process-list": "- {1: x}"},
+            "process-list entry 1: unknown key a non-string key",
+        ),
+        (
+            {"enable-process-monitor": True, "process-list": "- &a [*a]"},
+            "process-list entry 1: must be a mapping",
+        ),
+        (
+            {
+                "enable-process-monitor": True,
+                "process-list": "- &e {process_name: x, start_command: *e, restart_command: b, "
+                "run_as_root: true}",
+            },
+            "process-list entry 1: start_command must be a string",
         ),
         (
             {
@@ -281,3 +305,21 @@ def test_group_comes_from_the_unit_file(ctx, ready):
     ready.unit_groups = {"masakari-host-monitor": "masakarimonitors"}
     ctx.run(ctx.on.config_changed(), state())
     assert ready.owner_of(wl.CONF) == ("root", "masakarimonitors", 0o640)
+
+
+def test_departure_of_the_keystone_unit_that_answered_uses_another_ones_answer(ctx, ready):
+    other = {**CREDENTIALS, "credentials_password": "second-unit-pw"}
+    rel = testing.Relation(
+        "identity-credentials",
+        "keystone-credentials",
+        remote_app_name="keystone",
+        remote_units_data={1: other},
+    )
+    base = state()
+    before = testing.State(
+        config={}, relations=[*[r for r in base.relations if r.endpoint == "container"], rel]
+    )
+    ready.write_file(wl.CONF, "stale\n")
+    out = ctx.run(ctx.on.relation_departed(rel, remote_unit=0, departing_unit=0), before)
+    assert out.unit_status.name == "active"
+    assert conf(ready)["api"]["password"] == "second-unit-pw"

@@ -82,3 +82,7 @@ def published(out) -> dict[str, str]:
     return {
         k: v for k, v in rel.local_unit_data.items() if not k.endswith(("-address", "subnets"))
     }
+
+
+# Print the adversarial suite's figures (cases, exceptions, invalid files, leaks) at the end.
+from openstack_charm_testing.adversarial import pytest_terminal_summary  # noqa: E402, F401

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 import ops
 import pacemaker_remote as pr
 import pytest
 from conftest import FQDN, KEY, KEY_B64, hacluster, published, state
+from ops import testing
 
 
 def test_install_without_relation_installs_and_asks_for_hacluster(ctx, host):
@@ -35,19 +39,43 @@ def test_bag_with_stonith_and_overrides(ctx, installed):
     config = {
         "enable-stonith": True,
         "enable-resources": True,
-        "remote-hostname": "compute-1.example.com",
+        "remote-hostname": "node7",
         "stonith-hostname": "node7.maas",
     }
     out = ctx.run(ctx.on.config_changed(), state(config=config))
     assert published(out) == {
-        "remote-hostname": '"compute-1.example.com"',
+        "remote-hostname": '"node7"',
         "remote-ip": '"10.5.0.21"',
         "stonith-hostname": '"node7.maas"',
         "enable-resources": "true",
     }
-    assert out.unit_status == ops.ActiveStatus(
-        "Pacemaker remote node compute-1.example.com (stonith on)"
+    assert out.unit_status == ops.ActiveStatus("Pacemaker remote node node7 (stonith on)")
+
+
+@pytest.mark.parametrize("remote", ["compute-1.example.com", "node7.example.com", "node"])
+def test_stonith_name_that_does_not_fence_the_node_blocks_and_publishes_null(
+    ctx, installed, remote
+):
+    installed.resolvable.add("node7.maas")
+    config = {"enable-stonith": True, "remote-hostname": remote, "stonith-hostname": "node7.maas"}
+    out = ctx.run(ctx.on.config_changed(), state(config=config))
+    assert out.unit_status == ops.BlockedStatus(
+        "enable-stonith: hacluster's st-maas fences 'node7.maas' or 'node7', not this node "
+        f"({remote!r}): make remote-hostname one of them or set stonith-hostname to the MAAS "
+        "FQDN of which remote-hostname is the name or short name"
     )
+    assert published(out)["stonith-hostname"] == "null"
+    assert published(out)["remote-hostname"] == json.dumps(remote)
+
+
+@pytest.mark.parametrize("remote", ["node7.maas", "node7"])
+def test_stonith_name_whose_listed_names_include_the_node_is_published(ctx, installed, remote):
+    installed.resolvable.add("node7.maas")
+    config = {"enable-stonith": True, "remote-hostname": remote, "stonith-hostname": "node7.maas"}
+    out = ctx.run(ctx.on.config_changed(), state(config=config))
+    assert out.unit_status.name == "active"
+    hostnames = pr.fenced_names(json.loads(published(out)["stonith-hostname"]))
+    assert json.loads(published(out)["remote-hostname"]) in hostnames
 
 
 def test_key_written_root_haclient_0440_and_service_started(ctx, installed):
@@ -83,9 +111,11 @@ def test_waiting_for_the_key_keeps_the_service_stopped(ctx, installed):
         ("QUJD", "pacemaker-key from hacluster is 3 bytes; expected 16 to 4096"),
     ],
 )
-def test_invalid_key_blocks(ctx, installed, key, message):
+def test_invalid_key_blocks_naming_relation_unit_and_field(ctx, installed, key, message):
     out = ctx.run(ctx.on.config_changed(), state(relation=hacluster({0: {"pacemaker-key": key}})))
-    assert out.unit_status == ops.BlockedStatus(message)
+    assert out.unit_status == ops.BlockedStatus(
+        f"pacemaker-remote relation, masakari-hacluster/0: {message}"
+    )
     assert not installed.exists(pr.AUTHKEY)
 
 
@@ -187,3 +217,24 @@ def test_pause_resume_and_restart(ctx, installed):
     installed.clear()
     ctx.run(ctx.on.action("restart-services"), out)
     assert installed.restarted() == ["pacemaker_remote"]
+
+
+def test_relation_broken_removes_the_key_even_when_an_option_is_invalid(ctx, installed):
+    out = ctx.run(ctx.on.config_changed(), state())
+    assert installed.exists(pr.AUTHKEY)
+    bad = dataclasses.replace(out, config={"remote-hostname": "bad name!"})
+    relation = next(r for r in bad.relations if r.endpoint == "pacemaker-remote")
+    gone = ctx.run(ctx.on.relation_broken(relation), bad)
+    assert gone.unit_status.name == "blocked"
+    assert not installed.exists(pr.AUTHKEY)
+    assert "pacemaker_remote" not in installed.running
+
+
+def test_no_address_on_the_binding_waits_and_publishes_nothing(ctx, installed):
+    base = state()
+    network = testing.Network("pacemaker-remote", bind_addresses=[], ingress_addresses=[])
+    out = ctx.run(ctx.on.config_changed(), dataclasses.replace(base, networks=[network]))
+    assert out.unit_status == ops.WaitingStatus(
+        "pacemaker-remote relation: no IP address on this unit's pacemaker-remote binding yet"
+    )
+    assert "remote-hostname" not in published(out)

@@ -60,9 +60,11 @@ def test_the_leader_registers_every_related_hypervisor(ctx, installed, fake):
     assert set(members) == {"compute-0.maas", "compute-1.maas", "spare-0.maas"}
     assert members["spare-0.maas"]["reserved"] is True
     assert record(out) == {
-        "segments": ["rack-a"],
+        "segments": {"rack-a": {"recovery_method": "auto", "service_type": "COMPUTE"}},
         "hosts": dict.fromkeys(sorted(members), "rack-a"),
+        "reserved": {"compute-0.maas": False, "compute-1.maas": False, "spare-0.maas": True},
     }
+    assert fake.services["spare-0.maas"]["status"] == "disabled"
     assert out.unit_status == ops.ActiveStatus("Unit is ready; hosts registered: 3, segments: 1")
 
 
@@ -224,7 +226,7 @@ def test_create_segment_and_add_host_by_hand(ctx, installed, fake):
 @pytest.mark.parametrize(
     ("name", "params", "message"),
     [
-        ("create-segment", {"name": "a\tb"}, "'a\\tb' is not a valid segment name"),
+        ("create-segment", {"name": "a\tb"}, "name 'a\\tb' must be printable text"),
         ("add-host", {"segment": "nowhere", "hostname": "h1"}, "no segment named 'nowhere'"),
         ("add-host", {"segment": "s", "hostname": "a b"}, "'a b' is not a valid host name"),
         ("remove-host", {"hostname": "ghost"}, "host ghost is not registered in any segment"),

@@ -70,9 +70,9 @@ def urllib_transport(
     method: str, url: str, headers: Mapping[str, str], body: bytes | None
 ) -> tuple[int, Mapping[str, str], bytes]:
     """HTTP(S) with the system's CA store, where the charm installs vault's CA."""
-    request = urllib.request.Request(url, body, dict(headers), method=method)
     context = ssl.create_default_context() if url.startswith("https") else None
     try:
+        request = urllib.request.Request(url, body, dict(headers), method=method)
         with urllib.request.urlopen(request, timeout=TIMEOUT, context=context) as resp:
             return resp.status, dict(resp.headers), resp.read()
     except urllib.error.HTTPError as err:

@@ -206,7 +206,9 @@ class _Pass:
             # The options did not change since the charm wrote them: whatever differs is
             # an operator's edit, kept.
             self.managed.segments[name] = applied
-            drifted = [f"{k} {actual[k]} (the charm's: {v})" for k, v in wanted.items() if actual[k] != v]
+            drifted = [
+                f"{k} {actual[k]} (the charm's: {v})" for k, v in wanted.items() if actual[k] != v
+            ]
             if drifted:
                 self.report.drift.append(
                     f"segment {name} changed by hand, kept: {', '.join(drifted)}"

@@ -18,7 +18,6 @@ from openstack_charm_lib.hypervisors import Hypervisor, valid_segment_name
 from openstack_charm_lib.network import is_hostname
 from registration import CONTROL_ATTRIBUTES, Managed
 
-
 RECOVERY_METHODS = ("auto", "reserved_host", "auto_priority", "rh_priority")
 NOTIFICATION_STATUSES = ("new", "running", "error", "failed", "ignored", "finished")
 MAX_TEXT = 255  # masakari's String(255) columns
@@ -203,7 +202,9 @@ def list_notifications(api: MasakariApi, params: Mapping[str, object]) -> dict[s
     """Newest first: time, type, status, host, UUID."""
     limit = params.get("limit", 20)
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
-        raise ActionRefusedError(f"limit must be a whole number from 1 to 1000, not {_shown(limit)}")
+        raise ActionRefusedError(
+            f"limit must be a whole number from 1 to 1000, not {_shown(limit)}"
+        )
     filters: dict[str, str] = {}
     status = _choice(params, "status", NOTIFICATION_STATUSES)
     if status:

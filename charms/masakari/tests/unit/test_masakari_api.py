@@ -10,7 +10,6 @@ import threading
 import pytest
 from masakari_api import ApiError, Credentials, MasakariApi, urllib_transport
 
-
 SEGMENT = {"id": 1, "uuid": "u", "name": "s", "recovery_method": "auto", "service_type": "C"}
 
 

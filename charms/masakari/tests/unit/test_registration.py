@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
 import urllib.parse
-
-import json
 
 import pytest
 from fake_masakari_api import KEYSTONE, FakeMasakari
@@ -396,7 +395,10 @@ def test_a_units_reserved_change_is_applied_once_with_nova():
     managed = registered(fake)
     asks = {**RACK, "compute-1": Hypervisor("compute-1", "rack-a", True)}
     report = reconcile(client(fake), asks, managed, AUTO)
-    assert report.done == ["set reserved=true on compute-1", "disabled nova-compute on spare compute-1"]
+    assert report.done == [
+        "set reserved=true on compute-1",
+        "disabled nova-compute on spare compute-1",
+    ]
     assert fake.members("rack-a")["compute-1"]["reserved"] is True
     assert fake.service("compute-1")["status"] == "disabled"
     fake.calls.clear()
@@ -408,8 +410,10 @@ def test_a_record_without_reserved_values_adopts_what_masakari_holds():
     fake = FakeMasakari()
     registered(fake)
     fake.members("rack-a")["spare-1"]["reserved"] = False  # used before the charm upgrade
-    old = Managed.loads('{"segments":["rack-a"],"hosts":{"compute-1":"rack-a",'
-                        '"compute-2":"rack-a","spare-1":"rack-a"}}')
+    old = Managed.loads(
+        '{"segments":["rack-a"],"hosts":{"compute-1":"rack-a",'
+        '"compute-2":"rack-a","spare-1":"rack-a"}}'
+    )
     report = reconcile(client(fake), RACK, old, AUTO)
     assert fake.writes() == [] and not report.drift
     assert report.managed.reserved == {"compute-1": False, "compute-2": False, "spare-1": True}
@@ -428,8 +432,9 @@ def test_a_nova_failure_is_retried_until_masakari_uses_the_spare():
     fake = FakeMasakari()
     fake.fail["PUT /v2.1/os-services/.*"] = 503
     report = reconcile(client(fake), RACK, Managed(), AUTO)
-    assert report.retry == ["nova-compute service of spare-1: PUT /os-services/{id}: HTTP 503: "
-                            "injected failure"]
+    assert report.retry == [
+        "nova-compute service of spare-1: PUT /os-services/{id}: HTTP 503: injected failure"
+    ]
     assert report.managed.nova == {"spare-1"}
     fake.fail.clear()
     again = reconcile(client(fake), RACK, report.managed, AUTO)

@@ -28,9 +28,7 @@ from test_registration import RACK, client
 
 SECRET = "ks-secret-pw"
 AUTO = Settings("auto", "COMPUTE")
-CASES = settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+CASES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
 VALUE = st.one_of(
     TEXT,

@@ -8,7 +8,7 @@ import json
 import masakari_api
 import ops
 import pytest
-from conftest import full_state, synced
+from conftest import KEYSTONE_DATA, full_state, keystone_relation, synced
 from fake_masakari_api import FakeMasakari
 from ops import testing
 
@@ -393,3 +393,19 @@ def test_reserve_host_failures_are_clean(ctx, installed, fake):
     with pytest.raises(testing.ActionFailed) as failed:
         run_action(ctx, "reserve-host", {"hostname": "ghost.maas"})
     assert failed.value.message == "host ghost.maas is not registered in any segment"
+
+
+@pytest.mark.parametrize("auth_host", ["[::1", "10.5.0.11:99999"])
+def test_a_keystone_host_that_makes_no_url_does_not_crash_the_leader(ctx, installed, auth_host):
+    data = {**KEYSTONE_DATA, "auth_host": auth_host}
+    st = state()
+    st = dataclasses.replace(
+        st,
+        relations=[
+            keystone_relation(data) if r.endpoint == "identity-service" else r
+            for r in st.relations
+        ],
+    )
+    out = ctx.run(ctx.on.update_status(), st)
+    assert out.unit_status.name in ("waiting", "blocked"), out.unit_status
+    assert "ks-secret-pw" not in out.unit_status.message

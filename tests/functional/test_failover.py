@@ -29,7 +29,7 @@ pytestmark = [
     ),
     # openstacksdk's own deprecations, met inside its proxies.
     pytest.mark.filterwarnings("ignore::openstack.warnings.OpenStackDeprecationWarning"),
-    pytest.mark.filterwarnings("ignore::PendingDeprecationWarning:openstack"),
+    pytest.mark.filterwarnings("ignore::PendingDeprecationWarning"),
 ]
 # The suite's zaza configure step (tests/zaza_masakari_setup.py), imported from its file.
 _spec = importlib.util.spec_from_file_location(

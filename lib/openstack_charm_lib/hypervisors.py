@@ -4,7 +4,9 @@ A masakari-monitors unit (one per nova-compute unit) publishes, in its unit data
 the host name its monitors report (which is also nova's compute host and the Pacemaker
 node name), the failover segment the host belongs to and whether it is a reserved host.
 The masakari leader reads every unit's bag into the desired registration state.
-Keys: ``hostname``, ``segment``, ``reserved`` ("true"/"false"); raw strings.
+Keys: ``hostname``, ``segment``, ``reserved`` ("true"/"false"); raw strings. Each is
+checked whole (no trailing line break slips past a pattern's ``$``) before it reaches
+masakari; a bad one is a problem naming the unit and the field, shown cut short.
 """
 
 from __future__ import annotations
@@ -33,7 +35,22 @@ class Hypervisor:
 
 def valid_segment_name(name: str) -> bool:
     """Whether masakari accepts ``name`` as a segment name."""
-    return bool(_SEGMENT_NAME.match(name))
+    return isinstance(name, str) and name.isprintable() and bool(_SEGMENT_NAME.fullmatch(name))
+
+
+def valid_hostname(name: str) -> bool:
+    """Whether ``name`` is a host name, whole (no blank or line break around it)."""
+    return (
+        isinstance(name, str)
+        and name.isprintable()
+        and name == name.strip()
+        and (is_hostname(name))
+    )
+
+
+def _shown(value: str) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
 
 
 def publish(relation: ops.Relation, unit: ops.Unit, hypervisor: Hypervisor | None) -> None:
@@ -76,14 +93,14 @@ def read(relations: list[ops.Relation]) -> Desired:
             continue
         segment = bag.get("segment", "")
         reserved = bag.get("reserved", "false")
-        if not is_hostname(name):
-            problems.append(f"{unit.name} sent an invalid hostname {name!r}")
+        if not valid_hostname(name):
+            problems.append(f"{unit.name} sent an invalid hostname {_shown(name)}")
             continue
         if not valid_segment_name(segment):
-            problems.append(f"{unit.name} sent an invalid segment name {segment!r}")
+            problems.append(f"{unit.name} sent an invalid segment name {_shown(segment)}")
             continue
         if reserved not in ("true", "false"):
-            problems.append(f"{unit.name} sent reserved={reserved!r} (true or false)")
+            problems.append(f"{unit.name} sent reserved={_shown(reserved)} (true or false)")
             continue
         wanted = Hypervisor(name, segment, reserved == "true")
         if name in hosts and hosts[name] != wanted:

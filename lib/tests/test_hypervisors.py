@@ -97,3 +97,24 @@ def test_segment_names():
     assert hypervisors.valid_segment_name("x" * 255)
     for bad in ("", " x", "x ", "x" * 256, "a\nb", "a\x7fb"):
         assert not hypervisors.valid_segment_name(bad)
+
+
+def test_read_checks_each_field_whole_and_shows_it_cut_short():
+    units = {
+        0: {"hostname": "c0\n", "segment": "s"},
+        1: {"hostname": "c1", "segment": "rack-a\n"},
+        2: {"hostname": "c2", "segment": "rack\u2028a"},
+        3: {"hostname": "c3", "segment": "s", "reserved": "true\n"},
+        4: {"hostname": "x" * 5000, "segment": "s"},
+        5: {"hostname": " c5", "segment": "s"},
+    }
+    _, seen = run(units=units)
+    assert seen.hosts == {}
+    assert seen.problems[:4] == [
+        "monitors/0 sent an invalid hostname 'c0\\n'",
+        "monitors/1 sent an invalid segment name 'rack-a\\n'",
+        "monitors/2 sent an invalid segment name 'rack\\u2028a'",
+        "monitors/3 sent reserved='true\\n' (true or false)",
+    ]
+    assert seen.problems[4] == f"monitors/4 sent an invalid hostname '{'x' * 56}..."
+    assert len(seen.problems) == 6

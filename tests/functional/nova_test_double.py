@@ -1,10 +1,12 @@
 """A TEST DOUBLE of the Nova compute API: the one service that cannot run here.
 
-It answers exactly the calls masakari-engine and masakari-api make (os-services list and
-enable/disable, servers list/show, evacuate/stop/start/lock/unlock/resetState actions,
+It answers exactly the calls masakari-engine, masakari-api, the masakari charm and the
+suite's zaza configure step make (os-services list and enable/disable, os-hypervisors
+list and detail, servers list/show, evacuate/stop/start/lock/unlock/resetState actions,
 os-aggregates) with a small in-memory model of hosts and servers, and records every call
-so that tests assert on them. Evacuating a server moves it to the requested host, or to
-another enabled compute host. Test set-up goes through ``/_double/*`` endpoints.
+so that tests assert on them. Each compute service is one hypervisor, named as its
+host. Evacuating a server moves it to the requested host, or to another enabled
+compute host. Test set-up goes through ``/_double/*`` endpoints.
 
 Run: ``python nova_test_double.py PORT`` (binds 127.0.0.1 only).
 """
@@ -36,6 +38,24 @@ def _service_view(host: str) -> dict:
         "forced_down": False,
         "updated_at": "2026-11-22T00:00:00.000000",
     }
+
+
+def _hypervisor_view(host: str, detail: bool) -> dict:
+    """A hypervisor as microversion 2.53 shows it (UUID ids, its service inline)."""
+    svc = STATE["services"][host]
+    view = {
+        "id": svc["hypervisor_id"],
+        "hypervisor_hostname": host,
+        "state": "up",
+        "status": svc["status"],
+    }
+    if detail:
+        view |= {
+            "hypervisor_type": "QEMU",
+            "host_ip": "127.0.0.1",
+            "service": {"host": host, "id": svc["id"], "disabled_reason": svc.get("reason")},
+        }
+    return view
 
 
 def _server_view(server: dict) -> dict:
@@ -87,20 +107,25 @@ class Handler(BaseHTTPRequestHandler):
             self._record("GET")
             path = url.path.removeprefix("/v2.1")
             if path in ("", "/"):
-                return self._send(
-                    200,
-                    {
-                        "version": {
-                            "id": "v2.1",
-                            "status": "CURRENT",
-                            "version": "2.95",
-                            "min_version": "2.1",
-                        }
-                    },
-                )
+                # The version document, with the self link version discovery follows
+                # (openstacksdk reads it before its first call).
+                version = {
+                    "id": "v2.1",
+                    "status": "CURRENT",
+                    "version": "2.95",
+                    "min_version": "2.1",
+                    "links": [{"rel": "self", "href": f"http://{self.headers['Host']}/v2.1/"}],
+                }
+                if url.path.startswith("/v2.1"):
+                    return self._send(200, {"version": version})
+                return self._send(200, {"versions": [version]})
             if path == "/os-services":
                 hosts = [h for h in STATE["services"] if query.get("host") in (None, h)]
                 return self._send(200, {"services": [_service_view(h) for h in hosts]})
+            if path in ("/os-hypervisors", "/os-hypervisors/detail"):
+                detail = path.endswith("/detail")
+                views = [_hypervisor_view(h, detail) for h in sorted(STATE["services"])]
+                return self._send(200, {"hypervisors": views})
             if path == "/servers/detail":
                 servers = [
                     s for s in STATE["servers"].values() if query.get("host") in (None, s["host"])
@@ -134,6 +159,7 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/_double/service":
                 STATE["services"][body["host"]] = {
                     "id": str(uuid.uuid4()),
+                    "hypervisor_id": str(uuid.uuid4()),
                     "status": body.get("status", "enabled"),
                 }
                 return self._send(200, {})

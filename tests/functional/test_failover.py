@@ -1,14 +1,17 @@
 """End-to-end failover on real services, configured only by files the charms wrote.
 
 The stack is :mod:`failover_stack`. The hypervisors register themselves through the
-charms (masakari-monitors publishes, the masakari leader registers); killing a
-hypervisor's pacemaker_remoted must end in a finished recovery, for each recovery
-method; the day-2 actions run against the real API; 1,000 hosts register and leave.
+charms (masakari-monitors publishes, the masakari leader registers, disabling a spare's
+nova-compute); the suite's zaza configure step then finds them through openstacksdk, as
+zaza runs it; killing a hypervisor's pacemaker_remoted must end in a finished recovery,
+for each recovery method, and the charm leaves the spares masakari used as masakari left
+them; the day-2 actions run against the real API; 1,000 hosts register and leave.
 """
 
 from __future__ import annotations
 
 import datetime
+import importlib.util
 import os
 import signal
 
@@ -19,10 +22,23 @@ import service_stack as ss
 from ops import testing
 
 MISSING = failover_stack.missing()
-pytestmark = pytest.mark.skipif(
-    (bool(MISSING) or os.geteuid() != 0) and not os.environ.get("CI"),
-    reason=f"needs root and {', '.join(MISSING) or 'nothing else'} (.ci/run installs them)",
+pytestmark = [
+    pytest.mark.skipif(
+        (bool(MISSING) or os.geteuid() != 0) and not os.environ.get("CI"),
+        reason=f"needs root and {', '.join(MISSING) or 'nothing else'} (.ci/run installs them)",
+    ),
+    # openstacksdk's own deprecations, met inside its proxies.
+    pytest.mark.filterwarnings("ignore::openstack.warnings.OpenStackDeprecationWarning"),
+    pytest.mark.filterwarnings("ignore::PendingDeprecationWarning"),
+]
+# The suite's zaza configure step (tests/zaza_masakari_setup.py), imported from its file.
+_spec = importlib.util.spec_from_file_location(
+    "zaza_masakari_setup", ss.ROOT / "tests" / "zaza_masakari_setup.py"
 )
+assert _spec is not None and _spec.loader is not None
+zaza_setup = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(zaza_setup)
+SPARE_REASON = "masakari: reserved host, kept free for evacuations"
 
 MONITOR_HOST = "compute-0.maas"
 # One failing hypervisor per recovery method, each in its own segment.
@@ -104,8 +120,10 @@ def test_hypervisors_register_themselves_through_the_charms(stack):
             nova("POST", "/_double/server", {"name": f"vm-{host}-{i}", "host": host})["id"]
             for i in range(2)
         ]
-    for reserved in RESERVED.values():
-        nova("POST", "/_double/service", {"host": reserved, "status": "disabled"})
+    # An operator disabled one spare by hand, as the deployment guide does; the charm
+    # disables the other one when it registers it.
+    nova("POST", "/_double/service", {"host": RESERVED["reserved_host"], "status": "disabled"})
+    nova("POST", "/_double/service", {"host": RESERVED["rh_priority"]})
     nova("POST", "/_double/aggregate", {"name": "az-rack2", "hosts": [METHODS["reserved_host"]]})
     # An operator creates the segments that need another method than the charm's default.
     for method in METHODS:
@@ -130,7 +148,9 @@ def test_hypervisors_register_themselves_through_the_charms(stack):
     first = stack.register()
     FIGURES.append(f"registration of {len(SEGMENT_OF)} hosts: {first.calls}, {first.seconds:.2f}s")
     assert first.status.message == "Unit is ready; hosts registered: 7, segments: 4", first.status
-    assert first.writes == 1 + len(SEGMENT_OF)  # segment-auto, then every host
+    assert first.writes == 1 + len(SEGMENT_OF) + 1  # segment-auto, every host, one spare
+    assert nova_service(stack, RESERVED["rh_priority"])[1:] == ("disabled", SPARE_REASON)
+    assert nova_service(stack, RESERVED["reserved_host"])[1:] == ("disabled", None)
     for method in METHODS:
         _, body = stack.masakari("GET", "/segments")
         segment = next(x for x in body["segments"] if x["name"] == f"segment-{method}")
@@ -146,6 +166,59 @@ def test_hypervisors_register_themselves_through_the_charms(stack):
     listing = stack.action("list-segments")["segments"].splitlines()
     assert "segment-auto: auto, COMPUTE, 2 hosts, auto (" in listing[0]
     assert f"  {RESERVED['reserved_host']} [reserved, auto]" in listing
+
+
+def nova_service(stack, host: str) -> tuple[str, str, str | None]:
+    """(id, status, disabled_reason) of ``host``'s nova-compute, as nova answers it."""
+    url = f"http://127.0.0.1:{ss.PORTS['nova']}/v2.1/os-services?host={host}"
+    service = stack.services.call("GET", url, "test")[1]["services"][0]
+    return service["id"], service["status"], service["disabled_reason"]
+
+
+def sdk_connection(stack):
+    """An openstacksdk connection as zaza makes one: an admin session, internal endpoints."""
+    from keystoneauth1 import session
+    from keystoneauth1.identity import v3
+    from openstack import connection
+
+    auth = v3.Password(
+        auth_url=stack.services.keystone_url,
+        username="admin",
+        password=stack.services.passwords["admin"],
+        project_name="admin",
+        user_domain_name="Default",
+        project_domain_name="Default",
+    )
+    return connection.Connection(
+        session=session.Session(auth=auth), interface="internal", region_name="RegionOne"
+    )
+
+
+def test_the_zaza_configure_step_finds_what_the_charms_registered(stack):
+    """tests.yaml's configure step through openstacksdk; zaza's own one meets a 409."""
+    from openstack import exceptions
+
+    conn = sdk_connection(stack)
+    assert zaza_setup.registered(conn, timeout=0) == SEGMENT_OF
+    # zaza's create_segments: seg0, then every hypervisor registered again by hand.
+    seg0 = conn.instance_ha.create_segment(
+        name="seg0", recovery_method="auto", service_type="COMPUTE"
+    )
+    try:
+        hypervisor = next(iter(conn.compute.hypervisors()))
+        with pytest.raises(exceptions.ConflictException):
+            conn.instance_ha.create_host(
+                segment_id=seg0.uuid,
+                name=hypervisor.name,
+                control_attributes="SSH",
+                type="COMPUTE",
+            )
+    finally:
+        conn.instance_ha.delete_segment(seg0.uuid)
+    # A hypervisor nova lists and nobody registered: the wait ends naming it.
+    stack.services.nova("POST", "/_double/service", {"host": "zz-new.maas", "status": "disabled"})
+    with pytest.raises(zaza_setup.RegistrationIncompleteError, match="zz-new.maas"):
+        zaza_setup.registered(conn, timeout=1, interval=0.5)
 
 
 def test_killing_a_hypervisor_recovers_it_with_every_method(stack):
@@ -252,6 +325,14 @@ def test_the_way_back_after_a_failover_uses_the_actions(stack):
     run = stack.register(others)
     assert run.status.message == "Unit is ready; hosts registered: 6, segments: 4"
     assert set(stack.hosts("auto")) == {MONITOR_HOST}
+    # masakari evacuated onto the spares and cleared their reserved flag: still so.
+    for method, spare in RESERVED.items():
+        assert stack.hosts(method)[spare]["reserved"] is False, (method, spare)
+        assert nova_service(stack, spare)[1] == "enabled"
+    with pytest.raises(testing.ActionFailed) as refused:
+        stack.action("reserve-host", hostname=RESERVED["reserved_host"])
+    assert refused.value.message.startswith(f"{RESERVED['reserved_host']} still hosts 2 instances")
+    assert nova_service(stack, RESERVED["reserved_host"])[1] == "enabled"  # put back
     with pytest.raises(testing.ActionFailed) as refused:
         stack.action("remove-host", hostname=MONITOR_HOST)
     assert refused.value.message.startswith(f"automatic registration keeps {MONITOR_HOST}")

@@ -6,7 +6,8 @@ from config and relation data, publishes this unit's side of each relation, writ
 only the files whose content changed, restarts only the services whose inputs
 changed, and sets one status. Actions: pause, resume, restart-services,
 openstack-upgrade, package-upgrade, and the segment/host actions (list-segments,
-create-segment, add-host, remove-host, set-host-maintenance, list-notifications).
+create-segment, add-host, remove-host, set-host-maintenance, list-notifications,
+reserve-host).
 
 On the leader, the pass also registers the hypervisors related on ``hosts`` in
 masakari (see :mod:`registration`).
@@ -112,6 +113,7 @@ class MasakariCharm(ReconcilingCharm):
             on.remove_host_action,
             on.set_host_maintenance_action,
             on.list_notifications_action,
+            on.reserve_host_action,
         ):
             framework.observe(action, self._on_segment_action)
 
@@ -618,6 +620,11 @@ class MasakariCharm(ReconcilingCharm):
         outcome.waiting.extend(_summarise("host registration", report.retry, " (retrying)"))
         if report.hosts:
             outcome.registered = f"; hosts registered: {report.hosts}, segments: {report.segments}"
+        if report.drift:
+            # Operators' changes the charm keeps: not a problem, but never silent.
+            more = f" (+{len(report.drift) - 1} more)" if len(report.drift) > 1 else ""
+            outcome.registered += f"; {report.drift[0]}{more}"
+            logger.info("host registration kept: %s", "; ".join(report.drift))
         return report.blocked
 
     def _on_segment_action(self, event: ops.ActionEvent) -> None:
@@ -650,6 +657,8 @@ class MasakariCharm(ReconcilingCharm):
                 )
             elif name == "set_host_maintenance":
                 results = segment_actions.set_host_maintenance(api, params)
+            elif name == "reserve_host":
+                results = segment_actions.reserve_host(api, params)
             else:
                 results = segment_actions.list_notifications(api, params)
         except (ApiError, actions.ActionRefusedError) as exc:

@@ -2,8 +2,10 @@
 
 It finds the API in the keystone catalog (service type ``instance-ha``), pages through
 lists with ``marker`` the way masakari's ``osapi_max_limit`` requires, and counts the
-calls it makes (the registration report and the benchmarks print them). Every failure,
-HTTP or network, is an :class:`ApiError` with a message fit for a status line; the
+calls it makes (the registration report and the benchmarks print them). The same token
+reaches the other services of the catalog (:mod:`nova_api` uses it for ``compute``).
+Every failure, HTTP or network, and every answer of the wrong shape (not JSON, missing
+keys, wrong types) is an :class:`ApiError` with a message fit for a status line; the
 password and the token never appear in one.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import http.client
 import json
 import ssl
 import threading
@@ -22,12 +25,17 @@ from typing import Any
 
 SERVICE_TYPE = "instance-ha"
 TIMEOUT = 20  # seconds per request; a hook must not hang on a dead endpoint
-# What the charm reads of each listed item (besides the "id" markers page with).
-LIST_KEYS = {
-    "segments": ("uuid", "name"),
+# What the charm reads of each item, all strings (lists also need the "id" markers page
+# with); an answer without them is an ApiError, so no caller ever meets a KeyError.
+ITEM_KEYS = {
+    "segments": ("uuid", "name", "recovery_method", "service_type"),
     "hosts": ("uuid", "name"),
     "notifications": ("notification_uuid", "status"),
 }
+ITEM_KEYS["segment"] = ITEM_KEYS["segments"]
+ITEM_KEYS["host"] = ITEM_KEYS["hosts"]
+# Flags of a host the charm reads, when present: booleans in every masakari release.
+HOST_FLAGS = ("reserved", "on_maintenance")
 
 
 class ApiError(Exception):
@@ -62,30 +70,47 @@ def urllib_transport(
     method: str, url: str, headers: Mapping[str, str], body: bytes | None
 ) -> tuple[int, Mapping[str, str], bytes]:
     """HTTP(S) with the system's CA store, where the charm installs vault's CA."""
-    request = urllib.request.Request(url, body, dict(headers), method=method)
     context = ssl.create_default_context() if url.startswith("https") else None
     try:
+        request = urllib.request.Request(url, body, dict(headers), method=method)
         with urllib.request.urlopen(request, timeout=TIMEOUT, context=context) as resp:
             return resp.status, dict(resp.headers), resp.read()
     except urllib.error.HTTPError as err:
         return err.code, dict(err.headers or {}), err.read()
-    except (urllib.error.URLError, OSError) as err:
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
         reason = getattr(err, "reason", err)
-        host = urllib.parse.urlsplit(url).netloc
-        raise ApiError(f"{host} did not answer ({reason})") from None
+        raise ApiError(f"{_where(url)} did not answer ({reason})") from None
+    except ValueError:  # not a URL urllib can open (a relation's bad host, say)
+        raise ApiError(f"{_where(url)!r} is not a valid URL") from None
+
+
+def _where(url: str) -> str:
+    """The host:port of ``url`` for a message (never its path, query or user info)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.hostname or ''}{port}" or url[:60]
+    except ValueError:
+        return "".join(c for c in url[:60] if c.isprintable())
 
 
 def _error_message(status: int, raw: bytes) -> str:
-    """Masakari and keystone wrap errors as {"<kind>": {"message": ...}}."""
+    """Masakari, nova and keystone wrap errors as {"<kind>": {"message": ...}}."""
     try:
         body = json.loads(raw)
     except ValueError:
         return f"HTTP {status}"
     if isinstance(body, dict):
         for value in body.values():
-            if isinstance(value, dict) and value.get("message"):
-                return f"HTTP {status}: {value['message']}"
+            if isinstance(value, dict) and isinstance(value.get("message"), str):
+                return f"HTTP {status}: {_printable(value['message'])}"
     return f"HTTP {status}"
+
+
+def _printable(text: str, limit: int = 200) -> str:
+    """``text`` on one line and at most ``limit`` characters, for a status."""
+    flat = "".join(c if c.isprintable() else " " for c in text).strip()
+    return flat if len(flat) <= limit else f"{flat[: limit - 1]}…"
 
 
 class MasakariApi:
@@ -102,7 +127,8 @@ class MasakariApi:
         self._page_size = page_size
         self._transport = transport
         self._token: str | None = None
-        self._endpoint: str | None = None
+        self._catalog: Any = None
+        self._endpoints: dict[str, str] = {}
         self.calls: collections.Counter[str] = collections.Counter()
         self._lock = threading.Lock()  # registration adds hosts from several threads
 
@@ -142,28 +168,48 @@ class MasakariApi:
             raise ApiError(
                 f"keystone refused the service credentials ({_error_message(status, raw)})", status
             )
-        token = {k.lower(): v for k, v in headers.items()}.get("x-subject-token")
-        if not token:
+        token = {str(k).lower(): v for k, v in headers.items()}.get("x-subject-token")
+        if not isinstance(token, str) or not token:
             raise ApiError("keystone issued no token", status)
-        self._token = token
-        self._endpoint = _find_endpoint(_decode(raw, "keystone"), creds.region, creds.interface)
+        catalog = _decode(raw, "keystone")
+        self._endpoint_of(catalog, SERVICE_TYPE)  # no masakari endpoint: nothing to do
+        self._token, self._catalog = token, catalog
 
-    def request(self, method: str, path: str, body: dict | None = None, kind: str = "") -> Any:
-        """``method`` on ``path`` (below the versioned endpoint); the decoded answer."""
+    def _endpoint_of(self, catalog: Any, service_type: str) -> str:
+        if service_type not in self._endpoints:
+            creds = self._credentials
+            self._endpoints[service_type] = _find_endpoint(
+                catalog, service_type, creds.region, creds.interface
+            )
+        return self._endpoints[service_type]
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: dict | None = None,
+        kind: str = "",
+        *,
+        service: str = SERVICE_TYPE,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """``method`` on ``path`` (below ``service``'s versioned endpoint); the answer."""
         with self._lock:
             if self._token is None:
                 self._authenticate()
+            endpoint = self._endpoint_of(self._catalog, service)
             self.calls[f"{method} {kind or path.split('?')[0]}"] += 1
-        assert self._token is not None and self._endpoint is not None
+        assert self._token is not None
         status, _, raw = self._transport(
             method,
-            f"{self._endpoint}{path}",
-            {"Content-Type": "application/json", "X-Auth-Token": self._token},
+            f"{endpoint}{path}",
+            {"Content-Type": "application/json", "X-Auth-Token": self._token, **(headers or {})},
             None if body is None else json.dumps(body).encode(),
         )
-        if status >= 400:
-            raise ApiError(f"{method} {path.split('?')[0]}: {_error_message(status, raw)}", status)
-        return _decode(raw, f"{method} {path.split('?')[0]}") if raw else {}
+        what = f"{method} {kind or path.split('?')[0]}"
+        if not isinstance(status, int) or status >= 400:
+            raise ApiError(f"{what}: {_error_message(status, raw)}", status)
+        return _decode(raw, what) if raw else {}
 
     def _list(
         self, path: str, key: str, kind: str, params: Mapping[str, str] | None = None
@@ -175,7 +221,7 @@ class MasakariApi:
             answer = self.request("GET", f"{path}?{urllib.parse.urlencode(query)}", kind=kind)
             page = answer.get(key) if isinstance(answer, dict) else None
             if not isinstance(page, list) or not all(
-                isinstance(i, dict) and {"id", *LIST_KEYS[key]} <= i.keys() for i in page
+                _valid_item(i, key) and isinstance(i.get("id"), int | str) for i in page
             ):
                 raise ApiError(f"GET {kind}: unexpected answer (no list of {key})")
             items.extend(page)
@@ -195,11 +241,11 @@ class MasakariApi:
         segment = {"name": name, "recovery_method": recovery_method, "service_type": service_type}
         if description:
             segment["description"] = description
-        return _field(self.request("POST", "/segments", {"segment": segment}), "segment")
+        return _item(self.request("POST", "/segments", {"segment": segment}), "segment")
 
     def update_segment(self, uuid: str, **fields: str) -> dict:
         """Change a segment's ``fields``."""
-        return _field(
+        return _item(
             self.request("PUT", f"/segments/{uuid}", {"segment": fields}, kind="/segments/{id}"),
             "segment",
         )
@@ -231,7 +277,7 @@ class MasakariApi:
         answer = self.request(
             "POST", f"/segments/{segment_uuid}/hosts", {"host": host}, kind="/segments/{id}/hosts"
         )
-        return _field(answer, "host")
+        return _item(answer, "host")
 
     def update_host(self, segment_uuid: str, host_uuid: str, **fields: object) -> dict:
         """Change a host's ``fields`` (reserved, on_maintenance)."""
@@ -241,7 +287,7 @@ class MasakariApi:
             {"host": fields},
             kind="/segments/{id}/hosts/{id}",
         )
-        return _field(answer, "host")
+        return _item(answer, "host")
 
     def remove_host(self, segment_uuid: str, host_uuid: str) -> None:
         """Unregister a host."""
@@ -261,38 +307,56 @@ class MasakariApi:
         query = dict(filters, limit=str(min(limit, self._page_size)))
         query.update(sort_key="created_at", sort_dir="desc")
         path = f"/notifications?{urllib.parse.urlencode(query)}"
-        return _field(self.request("GET", path, kind="/notifications"), "notifications")
+        answer = self.request("GET", path, kind="/notifications")
+        found = answer.get("notifications") if isinstance(answer, dict) else None
+        if not isinstance(found, list) or not all(_valid_item(n, "notifications") for n in found):
+            raise ApiError("GET /notifications: unexpected answer (no list of notifications)")
+        return found
 
 
 def _decode(raw: bytes, what: str) -> Any:
     """JSON of an answer; an ApiError when it is not JSON (a proxy's error page, say)."""
     try:
         return json.loads(raw)
-    except ValueError:
+    except (ValueError, TypeError):  # UnicodeDecodeError is a ValueError
         raise ApiError(f"{what}: the answer is not JSON") from None
+    except RecursionError:
+        raise ApiError(f"{what}: the answer is nested too deeply") from None
 
 
-def _field(answer: Any, key: str) -> Any:
-    """``answer[key]`` of a masakari answer; an ApiError when the answer lacks it."""
-    if not isinstance(answer, dict) or key not in answer:
-        raise ApiError(f"unexpected answer from masakari (no {key!r})")
+def _valid_item(item: Any, kind: str) -> bool:
+    """Whether ``item`` has every key the charm reads of a ``kind``, with its type."""
+    if not isinstance(item, dict):
+        return False
+    if not all(isinstance(item.get(k), str) for k in ITEM_KEYS[kind]):
+        return False
+    return kind not in ("hosts", "host") or all(
+        isinstance(item.get(flag, False), bool) for flag in HOST_FLAGS
+    )
+
+
+def _item(answer: Any, key: str) -> dict:
+    """``answer[key]`` of a masakari answer; an ApiError unless it is a valid ``key``."""
+    if not isinstance(answer, dict) or not _valid_item(answer.get(key), key):
+        raise ApiError(f"unexpected answer from masakari (no valid {key!r})")
     return answer[key]
 
 
-def _find_endpoint(token_body: Any, region: str, interface: str) -> str:
-    """The Masakari endpoint of ``interface`` in ``region`` from a token's catalog."""
+def _find_endpoint(token_body: Any, service_type: str, region: str, interface: str) -> str:
+    """The endpoint of ``service_type`` for ``interface`` in ``region`` from a token's catalog."""
     token = token_body.get("token") if isinstance(token_body, dict) else None
     catalog = token.get("catalog") if isinstance(token, dict) else None
     for service in catalog if isinstance(catalog, list) else []:
-        if not isinstance(service, dict) or service.get("type") != SERVICE_TYPE:
+        if not isinstance(service, dict) or service.get("type") != service_type:
             continue
         endpoints = service.get("endpoints")
         for endpoint in endpoints if isinstance(endpoints, list) else []:
             if (
                 isinstance(endpoint, dict)
-                and endpoint.get("url")
+                and isinstance(endpoint.get("url"), str)
+                and endpoint["url"]
                 and endpoint.get("interface") == interface
                 and region in (endpoint.get("region_id"), endpoint.get("region"))
             ):
-                return str(endpoint["url"]).rstrip("/")
-    raise ApiError(f"keystone's catalog has no {interface} {SERVICE_TYPE} endpoint in {region}")
+                return endpoint["url"].rstrip("/")
+    raise ApiError(f"keystone's catalog has no {interface} {service_type} endpoint in {region}")

@@ -1,9 +1,10 @@
-"""An in-memory Keystone token endpoint and Masakari API, as a transport for MasakariApi.
+"""An in-memory Keystone token endpoint, Masakari API and Nova, as a transport for MasakariApi.
 
 It follows masakari 17's behaviour where the charm depends on it: host names unique
 across segments (409), hosts checked against nova's compute services (400), no host or
 segment changes while the segment recovers a host (409), ``limit`` capped by
-``osapi_max_limit`` and markers that are database ids.
+``osapi_max_limit`` and markers that are database ids. Nova answers os-services (list,
+and PUT by UUID at microversion 2.53) and the servers of a host.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from masakari_api import ApiError
 
 KEYSTONE = "http://10.5.0.11:35357"
 ENDPOINT = "http://10.5.0.99:15868/v1/c0ffee"
+NOVA = "http://10.5.0.98:8774/v2.1"
 
 
 class FakeMasakari:
@@ -35,6 +37,10 @@ class FakeMasakari:
         self.down = False
         self.fail: dict[str, int] = {}  # "METHOD /path" regular expression -> status
         self.calls: list[tuple[str, str]] = []
+        # nova: host -> {"id", "status", "disabled_reason"}; a service per compute host
+        # masakari knows (every host registered or added, when compute_hosts is None).
+        self.services: dict[str, dict] = {}
+        self.servers: dict[str, list[str]] = {}  # host -> instance names
         self._ids = itertools.count(1)
         self._lock = threading.Lock()  # the charm adds hosts from several threads
 
@@ -109,6 +115,10 @@ class FakeMasakari:
         if url.startswith(KEYSTONE):
             return self._token(data)
         assert headers.get("X-Auth-Token") == "fake-token", "unauthenticated call"
+        if url.startswith(NOVA):
+            assert headers.get("OpenStack-API-Version") == "compute 2.53", headers
+            path = parts.path.removeprefix(urllib.parse.urlsplit(NOVA).path)
+            return self._nova(method, path, dict(urllib.parse.parse_qsl(parts.query)), data)
         path = parts.path.removeprefix(urllib.parse.urlsplit(ENDPOINT).path)
         query = dict(urllib.parse.parse_qsl(parts.query))
         return self._route(method, path.strip("/").split("/"), query, data)
@@ -124,7 +134,14 @@ class FakeMasakari:
                     {"interface": i, "region_id": "RegionOne", "url": ENDPOINT}
                     for i in ("public", "internal", "admin")
                 ],
-            }
+            },
+            {
+                "type": "compute",
+                "endpoints": [
+                    {"interface": i, "region_id": "RegionOne", "url": NOVA}
+                    for i in ("public", "internal", "admin")
+                ],
+            },
         ]
         body = json.dumps({"token": {"catalog": catalog}}).encode()
         return 201, {"X-Subject-Token": "fake-token"}, body
@@ -187,6 +204,38 @@ class FakeMasakari:
             return _ok({"host": host})
         del self.hosts[host["uuid"]]
         return 204, {}, b""
+
+    def service(self, host: str) -> dict:
+        """Nova's nova-compute service of ``host`` (made enabled on first use)."""
+        return self.services.setdefault(
+            host, {"id": str(uuidlib.uuid4()), "status": "enabled", "disabled_reason": None}
+        )
+
+    def _nova(self, method, path, query, data):
+        if method == "GET" and path == "/os-services":
+            known = set(self.services) | {h["name"] for h in self.hosts.values()}
+            if self.compute_hosts is not None:
+                known |= self.compute_hosts
+            hosts = [h for h in sorted(known) if query.get("host") in (None, h)]
+            services = [
+                {"binary": "nova-compute", "host": h, "zone": "nova", **self.service(h)}
+                for h in hosts
+            ]
+            return _ok({"services": services})
+        if method == "PUT" and path.startswith("/os-services/"):
+            uuid = path.rsplit("/", 1)[1]
+            found = next((s for s in self.services.values() if s["id"] == uuid), None)
+            if found is None:
+                return _error(404, f"Service {uuid} not found.")
+            if data.get("status") == "enabled" and "disabled_reason" in data:
+                return _error(400, "disabled_reason is only allowed with status disabled")
+            found.update(status=data["status"], disabled_reason=data.get("disabled_reason"))
+            return _ok({"service": found})
+        if method == "GET" and path == "/servers/detail":
+            assert query.get("all_tenants") == "1", query
+            names = self.servers.get(query.get("host", ""), [])
+            return _ok({"servers": [{"id": str(i), "name": n} for i, n in enumerate(names)]})
+        return _error(404, f"nova: no {method} {path}")
 
     def _notifications(self, query):
         found = [

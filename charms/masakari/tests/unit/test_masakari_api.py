@@ -10,6 +10,8 @@ import threading
 import pytest
 from masakari_api import ApiError, Credentials, MasakariApi, urllib_transport
 
+SEGMENT = {"id": 1, "uuid": "u", "name": "s", "recovery_method": "auto", "service_type": "C"}
+
 
 class Handler(http.server.BaseHTTPRequestHandler):
     """Keystone and a Masakari endpoint in one: tokens, a list, errors."""
@@ -48,7 +50,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.headers["X-Auth-Token"] != "tok":
             self._answer(401, {"error": {"message": "no"}})
         elif self.path.startswith("/v1/p/segments"):
-            self._answer(200, {"segments": [{"id": 1, "uuid": "u", "name": "s"}]})
+            self._answer(200, {"segments": [SEGMENT]})
         else:
             self._answer(500, b"<html>proxy error</html>")
 
@@ -71,7 +73,7 @@ def creds(port: int, interface="internal", region="RegionOne") -> Credentials:
 
 def test_finds_the_endpoint_in_the_catalog_and_lists(server):
     api = MasakariApi(creds(server))
-    assert api.segments() == [{"id": 1, "uuid": "u", "name": "s"}]
+    assert api.segments() == [SEGMENT]
     assert dict(api.calls) == {"token": 1, "GET /segments": 1}
     with pytest.raises(ApiError, match=r"GET /nothing: HTTP 500$") as err:
         api.request("GET", "/nothing")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 import time
 import urllib.parse
@@ -13,6 +15,7 @@ from openstack_charm_lib.hypervisors import Hypervisor
 from registration import Managed, Settings, reconcile
 
 AUTO = Settings("auto", "COMPUTE")
+AUTO_FIELDS = {"recovery_method": "auto", "service_type": "COMPUTE"}
 
 
 def client(fake: FakeMasakari, page_size: int = 1000) -> MasakariApi:
@@ -47,7 +50,16 @@ def test_first_pass_creates_segments_and_hosts_and_records_them():
     assert members["compute-1"]["reserved"] is False
     assert members["compute-1"]["type"] == "COMPUTE"
     assert fake.segment_named("rack-a")["recovery_method"] == "auto"
-    assert report.managed == Managed({"rack-a"}, dict.fromkeys(RACK, "rack-a"))
+    assert report.managed == Managed(
+        {"rack-a": AUTO_FIELDS},
+        dict.fromkeys(RACK, "rack-a"),
+        reserved={"compute-1": False, "compute-2": False, "spare-1": True},
+    )
+    assert fake.services["spare-1"]["status"] == "disabled"
+    assert fake.services["spare-1"]["disabled_reason"] == (
+        "masakari: reserved host, kept free for evacuations"
+    )
+    assert "compute-1" not in fake.services  # nova is only asked about spares
     assert (report.hosts, report.segments) == (3, 1)
     assert not report.blocked and not report.retry
     assert "created segment rack-a (auto)" in report.done
@@ -83,7 +95,8 @@ def test_reserved_flag_follows_the_unit():
     flipped = {**RACK, "spare-1": Hypervisor("spare-1", "rack-a", False)}
     report = reconcile(client(fake), flipped, managed, AUTO)
     assert fake.members("rack-a")["spare-1"]["reserved"] is False
-    assert report.done == ["set reserved=false on spare-1"]
+    assert report.done == ["set reserved=false on spare-1", "enabled nova-compute on spare-1"]
+    assert fake.services["spare-1"]["status"] == "enabled"
 
 
 def test_departed_units_hosts_are_removed_and_an_empty_own_segment_deleted():
@@ -147,7 +160,7 @@ def test_what_an_operator_created_is_used_but_never_changed_or_removed():
     other = fake.add_segment("lab")
     report = reconcile(client(fake), RACK, Managed(), AUTO)
     assert theirs["recovery_method"] == "rh_priority"
-    assert report.managed.segments == set()  # adopted hosts, not the segment
+    assert report.managed.segments == {}  # adopted hosts, not the segment
     assert set(report.managed.hosts) == {"compute-1", "compute-2", "spare-1"}
     report = reconcile(client(fake), {}, report.managed, AUTO)
     assert set(fake.members("rack-a")) == {"manual-7"}
@@ -160,7 +173,7 @@ def test_an_own_segment_an_operator_added_hosts_to_is_kept():
     fake.add_host(fake.segment_named("rack-a"), "manual-7")
     report = reconcile(client(fake), {}, managed, AUTO)
     assert set(fake.members("rack-a")) == {"manual-7"}
-    assert report.managed.segments == {"rack-a"}
+    assert set(report.managed.segments) == {"rack-a"}
 
 
 def test_a_host_registered_by_hand_elsewhere_blocks_with_what_to_do():
@@ -168,8 +181,8 @@ def test_a_host_registered_by_hand_elsewhere_blocks_with_what_to_do():
     fake.add_host(fake.add_segment("lab"), "compute-2")
     report = reconcile(client(fake), RACK, Managed(), AUTO)
     assert report.blocked == [
-        "host compute-2 is registered in another segment by hand: remove it there, or set "
-        "its masakari-monitors segment-name to that segment"
+        "host compute-2 is registered in segment lab by hand (its unit asks for rack-a): "
+        "remove it there, or set its masakari-monitors segment-name to lab"
     ]
     assert set(fake.members("rack-a")) == {"compute-1", "spare-1"}
     assert "compute-2" not in report.managed.hosts
@@ -208,7 +221,9 @@ def test_a_host_moves_when_its_unit_changes_segment():
     report = reconcile(client(fake), moved, managed.managed, AUTO)
     assert set(fake.members("rack-b")) == {"compute-1"}
     assert fake.segment_named("rack-a") is None
-    assert report.managed == Managed({"rack-b"}, {"compute-1": "rack-b"})
+    assert report.managed == Managed(
+        {"rack-b": AUTO_FIELDS}, {"compute-1": "rack-b"}, reserved={"compute-1": False}
+    )
 
 
 def test_a_move_waits_while_the_old_segment_recovers():
@@ -241,7 +256,7 @@ def test_failures_of_single_calls_are_reported_and_the_rest_is_done():
     fake.fail["POST /v1/c0ffee/segments/.*/hosts"] = 500
     report = reconcile(client(fake), RACK, Managed(), AUTO)
     assert len(report.retry) == 3
-    assert report.managed.segments == {"rack-a"} and not report.managed.hosts
+    assert set(report.managed.segments) == {"rack-a"} and not report.managed.hosts
     fake.fail.clear()
     fake.fail["POST /v1/c0ffee/segments"] = 500
     report = reconcile(
@@ -252,10 +267,23 @@ def test_failures_of_single_calls_are_reported_and_the_rest_is_done():
 
 
 def test_managed_record_round_trips_and_tolerates_garbage():
-    record = Managed({"b", "a"}, {"h2": "b", "h1": "a"})
-    assert record.dumps() == '{"segments":["a","b"],"hosts":{"h1":"a","h2":"b"}}'
+    record = Managed(
+        {"b": AUTO_FIELDS, "a": {}},
+        {"h2": "b", "h1": "a"},
+        reserved={"h1": True},
+        nova={"h1"},
+        elsewhere={"h3": "lab"},
+    )
+    assert record.dumps() == (
+        '{"segments":{"a":{},"b":{"recovery_method":"auto","service_type":"COMPUTE"}},'
+        '"hosts":{"h1":"a","h2":"b"},"reserved":{"h1":true},"nova":["h1"],'
+        '"elsewhere":{"h3":"lab"}}'
+    )
     assert Managed.loads(record.dumps()) == record
-    for garbage in (None, "", "not json", "[1]", '{"hosts": 3}'):
+    # The record's first form: segment names only.
+    old = Managed.loads('{"segments":["a"],"hosts":{"h1":"a"}}')
+    assert old == Managed({"a": {}}, {"h1": "a"})
+    for garbage in (None, "", "not json", "[1]", '{"hosts": 3}', '{"segments": {"a": 3}}'):
         assert Managed.loads(garbage) == Managed()
 
 
@@ -294,7 +322,12 @@ def test_new_hosts_are_added_several_at_a_time_and_reported_in_order():
         ("GET /v1/c0ffee/segments", b"<html>bad gateway</html>", "the answer is not JSON"),
         ("GET /v1/c0ffee/segments", b'{"segments": [{"name": "x"}]}', "no list of segments"),
         ("GET /v1/c0ffee/segments", b'["segments"]', "no list of segments"),
-        ("POST /v1/c0ffee/segments", b'{"segmnt": {}}', "no 'segment'"),
+        ("POST /v1/c0ffee/segments", b'{"segmnt": {}}', "no valid 'segment'"),
+        ("POST /v1/c0ffee/segments", b'{"segment": {"name": "rack-a"}}', "no valid 'segment'"),
+        ("POST /v1/c0ffee/segments", b'{"segment": []}', "no valid 'segment'"),
+        ("GET /v1/c0ffee/segments", b'{"segments": [{"id": 1, "uuid": 5}]}', "no list"),
+        ("GET /v1/c0ffee/segments", b"\xff\xfe", "the answer is not JSON"),
+        ("POST /v1/c0ffee/segments/.*/hosts", b'{"host": {"uuid": "u"}}', "no valid 'host'"),
         (
             "POST /v3/auth/tokens",
             b'{"token": {"catalog": [7, {"type": "instance-ha"}]}}',
@@ -307,7 +340,7 @@ def test_malformed_answers_are_api_errors_not_crashes(call, body, message):
 
     def garbled(method, url, headers, data):
         status, head, raw = fake(method, url, headers, data)
-        if f"{method} {urllib.parse.urlsplit(url).path}" == call:
+        if re.fullmatch(call, f"{method} {urllib.parse.urlsplit(url).path}"):
             return status, head, body
         return status, head, raw
 
@@ -319,3 +352,170 @@ def test_malformed_answers_are_api_errors_not_crashes(call, body, message):
         assert message in str(exc)
     else:  # a single call: reported, the rest done
         assert any(message in r for r in report.retry), report.retry
+
+
+# -- cooperation with masakari-engine and operators ------------------------------------
+
+
+def registered(fake: FakeMasakari, hosts=RACK) -> Managed:
+    managed = reconcile(client(fake), hosts, Managed(), AUTO).managed
+    fake.calls.clear()
+    return managed
+
+
+def test_a_spare_masakari_evacuated_to_is_not_made_a_spare_again():
+    fake = FakeMasakari()
+    managed = registered(fake)
+    # masakari-engine's reserved_host recovery: it enables the spare in nova and clears
+    # its reserved flag; instances now run there.
+    fake.members("rack-a")["spare-1"]["reserved"] = False
+    fake.service("spare-1").update(status="enabled", disabled_reason=None)
+    for _ in range(3):
+        report = reconcile(client(fake), RACK, managed, AUTO)
+        managed = report.managed
+        assert fake.writes() == [] and not report.done and not report.retry
+    assert fake.members("rack-a")["spare-1"]["reserved"] is False
+    assert fake.service("spare-1")["status"] == "enabled"
+    assert not [c for c in fake.calls if "os-services" in c[1]]  # nova left alone
+
+
+def test_an_operators_reserved_change_is_kept():
+    fake = FakeMasakari()
+    managed = registered(fake)
+    fake.members("rack-a")["compute-1"]["reserved"] = True
+    fake.members("rack-a")["spare-1"]["reserved"] = False
+    report = reconcile(client(fake), RACK, managed, AUTO)
+    assert fake.writes() == [] and not report.done
+    assert fake.members("rack-a")["compute-1"]["reserved"] is True
+    assert fake.members("rack-a")["spare-1"]["reserved"] is False
+
+
+def test_a_units_reserved_change_is_applied_once_with_nova():
+    fake = FakeMasakari()
+    managed = registered(fake)
+    asks = {**RACK, "compute-1": Hypervisor("compute-1", "rack-a", True)}
+    report = reconcile(client(fake), asks, managed, AUTO)
+    assert report.done == [
+        "set reserved=true on compute-1",
+        "disabled nova-compute on spare compute-1",
+    ]
+    assert fake.members("rack-a")["compute-1"]["reserved"] is True
+    assert fake.service("compute-1")["status"] == "disabled"
+    fake.calls.clear()
+    again = reconcile(client(fake), asks, report.managed, AUTO)
+    assert fake.writes() == [] and not again.done
+
+
+def test_a_record_without_reserved_values_adopts_what_masakari_holds():
+    fake = FakeMasakari()
+    registered(fake)
+    fake.members("rack-a")["spare-1"]["reserved"] = False  # used before the charm upgrade
+    old = Managed.loads(
+        '{"segments":["rack-a"],"hosts":{"compute-1":"rack-a",'
+        '"compute-2":"rack-a","spare-1":"rack-a"}}'
+    )
+    report = reconcile(client(fake), RACK, old, AUTO)
+    assert fake.writes() == [] and not report.drift
+    assert report.managed.reserved == {"compute-1": False, "compute-2": False, "spare-1": True}
+    assert report.managed.segments == {"rack-a": AUTO_FIELDS}
+
+
+def test_a_spare_disabled_by_an_operator_keeps_their_reason():
+    fake = FakeMasakari()
+    fake.service("spare-1").update(status="disabled", disabled_reason="RMA: bad DIMM")
+    reconcile(client(fake), RACK, Managed(), AUTO)
+    assert fake.service("spare-1")["disabled_reason"] == "RMA: bad DIMM"
+    assert not [c for c in fake.writes() if "os-services" in c[1]]
+
+
+def test_a_nova_failure_is_retried_until_masakari_uses_the_spare():
+    fake = FakeMasakari()
+    fake.fail["PUT /v2.1/os-services/.*"] = 503
+    report = reconcile(client(fake), RACK, Managed(), AUTO)
+    assert report.retry == [
+        "nova-compute service of spare-1: PUT /os-services/{id}: HTTP 503: injected failure"
+    ]
+    assert report.managed.nova == {"spare-1"}
+    fake.fail.clear()
+    again = reconcile(client(fake), RACK, report.managed, AUTO)
+    assert again.done == ["disabled nova-compute on spare spare-1"] and not again.managed.nova
+    # Had masakari taken the spare in between, the retry leaves it in service.
+    fake = FakeMasakari()
+    fake.fail["PUT /v2.1/os-services/.*"] = 503
+    pending = reconcile(client(fake), RACK, Managed(), AUTO).managed
+    fake.fail.clear()
+    fake.members("rack-a")["spare-1"]["reserved"] = False
+    report = reconcile(client(fake), RACK, pending, AUTO)
+    assert fake.service("spare-1")["status"] == "enabled" and not report.managed.nova
+
+
+def test_nova_missing_from_the_catalog_is_a_retry_not_a_crash():
+    fake = FakeMasakari()
+    api = client(fake)
+    real = fake._token
+
+    def without_nova(data):
+        status, headers, raw = real(data)
+        body = json.loads(raw)
+        body["token"]["catalog"] = [s for s in body["token"]["catalog"] if s["type"] != "compute"]
+        return status, headers, json.dumps(body).encode()
+
+    fake._token = without_nova
+    report = reconcile(api, RACK, Managed(), AUTO)
+    assert report.retry == [
+        "nova-compute service of spare-1: keystone's catalog has no public compute endpoint "
+        "in RegionOne"
+    ]
+    assert set(fake.members("rack-a")) == set(RACK)
+
+
+def test_an_operators_edit_of_an_own_segment_is_kept_and_reported():
+    fake = FakeMasakari()
+    managed = registered(fake)
+    fake.segment_named("rack-a")["recovery_method"] = "reserved_host"
+    report = reconcile(client(fake), RACK, managed, AUTO)
+    assert fake.writes() == []
+    assert fake.segment_named("rack-a")["recovery_method"] == "reserved_host"
+    assert report.drift == [
+        "segment rack-a changed by hand, kept: recovery_method reserved_host (the charm's: auto)"
+    ]
+    # A later change of the option is the operator's newer word: applied.
+    report = reconcile(client(fake), RACK, report.managed, Settings("rh_priority", "COMPUTE"))
+    assert fake.segment_named("rack-a")["recovery_method"] == "rh_priority"
+    assert not report.drift
+    assert report.managed.segments["rack-a"]["recovery_method"] == "rh_priority"
+    # Undone by hand: no drift, nothing written.
+    fake.calls.clear()
+    report = reconcile(client(fake), RACK, report.managed, Settings("rh_priority", "COMPUTE"))
+    assert fake.writes() == [] and not report.drift
+
+
+def test_a_host_moved_by_hand_is_written_once_then_only_looked_at():
+    fake = FakeMasakari()
+    managed = registered(fake)
+    lab = fake.add_segment("lab")
+    fake.members("rack-a")["compute-2"]["failover_segment_id"] = lab["uuid"]
+    message = (
+        "host compute-2 is registered in segment lab by hand (its unit asks for rack-a): "
+        "remove it there, or set its masakari-monitors segment-name to lab"
+    )
+    report = reconcile(client(fake), RACK, managed, AUTO)
+    assert report.blocked == [message]
+    assert report.managed.elsewhere == {"compute-2": "lab"}
+    assert "compute-2" not in report.managed.hosts  # the operator's now
+    assert len(fake.writes()) == 1  # the one add that found it elsewhere
+    for _ in range(3):
+        fake.calls.clear()
+        report = reconcile(client(fake), RACK, report.managed, AUTO)
+        assert report.blocked == [message] and fake.writes() == []
+    # Removed from lab by hand: registered where its unit asks again.
+    del fake.hosts[fake.members("lab")["compute-2"]["uuid"]]
+    report = reconcile(client(fake), RACK, report.managed, AUTO)
+    assert "compute-2" in fake.members("rack-a") and not report.blocked
+    assert not report.managed.elsewhere
+    # Its unit departing forgets it without a call to lab.
+    moved = {k: v for k, v in RACK.items() if k != "compute-2"}
+    fake.hosts[fake.members("rack-a")["compute-2"]["uuid"]]["failover_segment_id"] = lab["uuid"]
+    report = reconcile(client(fake), RACK, report.managed, AUTO)
+    report = reconcile(client(fake), moved, report.managed, AUTO)
+    assert "compute-2" in fake.members("lab") and not report.managed.elsewhere

@@ -8,7 +8,7 @@ import json
 import masakari_api
 import ops
 import pytest
-from conftest import full_state, synced
+from conftest import KEYSTONE_DATA, full_state, keystone_relation, synced
 from fake_masakari_api import FakeMasakari
 from ops import testing
 
@@ -60,9 +60,11 @@ def test_the_leader_registers_every_related_hypervisor(ctx, installed, fake):
     assert set(members) == {"compute-0.maas", "compute-1.maas", "spare-0.maas"}
     assert members["spare-0.maas"]["reserved"] is True
     assert record(out) == {
-        "segments": ["rack-a"],
+        "segments": {"rack-a": {"recovery_method": "auto", "service_type": "COMPUTE"}},
         "hosts": dict.fromkeys(sorted(members), "rack-a"),
+        "reserved": {"compute-0.maas": False, "compute-1.maas": False, "spare-0.maas": True},
     }
+    assert fake.services["spare-0.maas"]["status"] == "disabled"
     assert out.unit_status == ops.ActiveStatus("Unit is ready; hosts registered: 3, segments: 1")
 
 
@@ -224,7 +226,7 @@ def test_create_segment_and_add_host_by_hand(ctx, installed, fake):
 @pytest.mark.parametrize(
     ("name", "params", "message"),
     [
-        ("create-segment", {"name": "a\tb"}, "'a\\tb' is not a valid segment name"),
+        ("create-segment", {"name": "a\tb"}, "name 'a\\tb' must be printable text"),
         ("add-host", {"segment": "nowhere", "hostname": "h1"}, "no segment named 'nowhere'"),
         ("add-host", {"segment": "s", "hostname": "a b"}, "'a b' is not a valid host name"),
         ("remove-host", {"hostname": "ghost"}, "host ghost is not registered in any segment"),
@@ -340,3 +342,70 @@ def test_bad_relation_data_is_reported_even_when_the_api_is_down(ctx, installed,
         "host registration: hosts relation: masakari-monitors/3 sent an invalid hostname "
         "'bad host!'"
     )
+
+
+def test_a_by_hand_segment_edit_is_kept_and_named_in_the_status(ctx, installed, fake):
+    out = ctx.run(ctx.on.config_changed(), state())
+    fake.segment_named("rack-a")["recovery_method"] = "reserved_host"
+    fake.calls.clear()
+    peers = next(r for r in out.relations if r.endpoint == "cluster")
+    out = ctx.run(ctx.on.update_status(), state(app_data=dict(peers.local_app_data)))
+    assert fake.writes() == []
+    assert out.unit_status == ops.ActiveStatus(
+        "Unit is ready; hosts registered: 3, segments: 1; segment rack-a changed by hand, "
+        "kept: recovery_method reserved_host (the charm's: auto)"
+    )
+
+
+def test_reserve_host_makes_a_used_spare_a_spare_again(ctx, installed, fake):
+    ctx.run(ctx.on.config_changed(), state())
+    spare = fake.members("rack-a")["spare-0.maas"]
+    spare["reserved"] = False  # masakari evacuated onto it ...
+    fake.service("spare-0.maas").update(status="enabled", disabled_reason=None)
+    fake.servers["spare-0.maas"] = ["vm-1", "vm-2"]  # ... and its instances run there
+    with pytest.raises(testing.ActionFailed) as refused:
+        run_action(ctx, "reserve-host", {"hostname": "spare-0.maas"})
+    assert refused.value.message == (
+        "spare-0.maas still hosts 2 instances (vm-1, vm-2): migrate them away first "
+        "(openstack server migrate --live-migration), then run reserve-host again"
+    )
+    assert fake.service("spare-0.maas")["status"] == "enabled"  # as it was
+    assert spare["reserved"] is False
+    fake.servers["spare-0.maas"] = []
+    run_action(ctx, "reserve-host", {"hostname": "spare-0.maas", "segment": "rack-a"})
+    assert ctx.action_results == {
+        "host": "spare-0.maas is a reserved host of rack-a: nova-compute disabled "
+        "(masakari: reserved host, kept free for evacuations)"
+    }
+    assert spare["reserved"] is True
+    assert fake.service("spare-0.maas")["status"] == "disabled"
+
+
+def test_reserve_host_failures_are_clean(ctx, installed, fake):
+    fake.add_host(fake.add_segment("s"), "compute-5.maas")
+    fake.fail["PUT /v2.1/os-services/.*"] = 500
+    with pytest.raises(testing.ActionFailed) as failed:
+        run_action(ctx, "reserve-host", {"hostname": "compute-5.maas"})
+    assert failed.value.message == (
+        "could not reserve compute-5.maas: PUT /os-services/{id}: HTTP 500: injected failure"
+    )
+    assert fake.members("s")["compute-5.maas"]["reserved"] is False
+    with pytest.raises(testing.ActionFailed) as failed:
+        run_action(ctx, "reserve-host", {"hostname": "ghost.maas"})
+    assert failed.value.message == "host ghost.maas is not registered in any segment"
+
+
+@pytest.mark.parametrize("auth_host", ["[::1", "10.5.0.11:99999"])
+def test_a_keystone_host_that_makes_no_url_does_not_crash_the_leader(ctx, installed, auth_host):
+    data = {**KEYSTONE_DATA, "auth_host": auth_host}
+    st = state()
+    st = dataclasses.replace(
+        st,
+        relations=[
+            keystone_relation(data) if r.endpoint == "identity-service" else r
+            for r in st.relations
+        ],
+    )
+    out = ctx.run(ctx.on.update_status(), st)
+    assert out.unit_status.name in ("waiting", "blocked"), out.unit_status
+    assert "ks-secret-pw" not in out.unit_status.message

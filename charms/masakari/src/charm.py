@@ -90,6 +90,7 @@ class MasakariCharm(ReconcilingCharm):
             rendered={},
             code_versions="",
             ca_update_pending=False,
+            ha_history={},  # hacluster.HaHistory: what the ha relation was ever sent
         )
         self.renderer = Renderer(wl.TEMPLATES)
         on = self.on
@@ -315,8 +316,12 @@ class MasakariCharm(ReconcilingCharm):
                 hostnames=cfg.hostnames,
                 endpoint_addresses=local,
             )
-            previous = dict(rel.data[unit])
-            rel.data[unit].update(hacluster.build_payload(settings, bindings, previous))
+            history = hacluster.HaHistory.load(
+                wl.SERVICE, dict(self._stored.ha_history), dict(rel.data[unit])
+            )
+            data, history = hacluster.build_payload(settings, bindings, history)
+            rel.data[unit].update(data)
+            self._stored.ha_history = history.dump()
 
     def _certificate_requests(
         self, cfg: MasakariConfig, bindings: dict[str, Binding], local: dict[str, str]

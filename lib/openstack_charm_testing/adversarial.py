@@ -240,6 +240,18 @@ def _parse_ini_fallback(text: str) -> dict[str, dict[str, list[str]]]:
     return sections
 
 
+def as_oslo_reads(value: str) -> str:
+    """What oslo.config's parser makes of a written value.
+
+    Blanks are stripped and one pair of matching quotes dropped; ``$`` substitution
+    happens later, when an option is read, so it is left as written.
+    """
+    value = value.strip()
+    if len(value) > 1 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
+
+
 def assert_ini_matches(
     parsed: Mapping[str, Mapping[str, list[str]]], meant: Mapping[str, Mapping[str, str]]
 ) -> None:
@@ -257,7 +269,7 @@ def assert_ini_matches(
         if set(got) != set(options):
             raise InvalidFileError(f"[{section}] keys read {sorted(got)}, meant {sorted(options)}")
         for key, value in options.items():
-            if got[key] != [str(value)]:
+            if got[key] != [as_oslo_reads(str(value))]:
                 raise InvalidFileError(f"[{section}] {key} read as {got[key]!r}, meant {value!r}")
 
 
@@ -325,6 +337,22 @@ def fast_scenario(monkeypatch) -> None:
     proxy.safe_dump, proxy.safe_load = safe_dump, safe_load
     monkeypatch.setattr(_runtime, "yaml", proxy)
     monkeypatch.setattr(ops_charm, "yaml", proxy)
+
+
+# -- the budget ---------------------------------------------------------------------------
+
+#: Environment variable scaling every suite's case count (tools/run_unit_tests.py runs the
+#: full count on the first interpreter and a sample on the others).
+SCALE_VARIABLE = "ADVERSARIAL_SCALE"
+
+
+def budget(cases: int) -> int:
+    """``cases`` scaled by ``$ADVERSARIAL_SCALE`` (default 1), at least 20."""
+    try:
+        scale = float(os.environ.get(SCALE_VARIABLE, "1"))
+    except ValueError:
+        scale = 1.0
+    return max(20, round(cases * scale))
 
 
 # -- the tally ----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import yaml
 from monitors_config import MonitorsConfig
 from openstack_charm_lib.config_flags import merge_flags
 from openstack_charm_lib.relations import Credentials
-from openstack_charm_lib.rendering import ManagedFile, render_ini
+from openstack_charm_lib.rendering import ManagedFile, oslo_literal, render_ini
 
 CONF = "/etc/masakarimonitors/masakarimonitors.conf"
 PROCESS_LIST = "/etc/masakarimonitors/process_list.yaml"
@@ -31,13 +31,16 @@ def conf_sections(
         "api_interface": "internal" if config.use_internal_endpoints else "public",
         "auth_type": "password",
         "auth_url": credentials.auth_url,
-        "username": credentials.get("credentials_username"),
-        "password": credentials.get("credentials_password"),
-        "project_name": credentials.get("credentials_project"),
-        "project_domain_name": credentials.get(
-            "credentials_project_domain_name", "service_domain"
+        # Keystone's strings are data, not oslo.config templates or quoted values.
+        "username": oslo_literal(credentials.get("credentials_username")),
+        "password": oslo_literal(credentials.get("credentials_password")),
+        "project_name": oslo_literal(credentials.get("credentials_project")),
+        "project_domain_name": oslo_literal(
+            credentials.get("credentials_project_domain_name", "service_domain")
         ),
-        "user_domain_name": credentials.get("credentials_user_domain_name", "service_domain"),
+        "user_domain_name": oslo_literal(
+            credentials.get("credentials_user_domain_name", "service_domain")
+        ),
     }
     if credentials.ca and credentials.uses_https:
         api["cafile"] = KEYSTONE_CA

@@ -206,7 +206,7 @@ def credentials() -> Credentials:
     return Credentials(dict(CREDENTIALS), None)
 
 
-@settings(max_examples=1200, deadline=None)
+@settings(max_examples=adv.budget(1200), deadline=None)
 @given(options=st.one_of(ONE_OPTION, ONE_OPTION, ONE_OPTION, CONFIG, WRONG_CONFIG))
 def test_every_option_is_rejected_or_rendered_as_meant(options):
     with TALLY.case() as case:
@@ -352,7 +352,7 @@ def check_pem(text: str) -> None:
 
 
 @settings(
-    max_examples=200,
+    max_examples=adv.budget(200),
     deadline=None,
     phases=[Phase.explicit, Phase.reuse, Phase.generate],  # shrinking a hook run is slow
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

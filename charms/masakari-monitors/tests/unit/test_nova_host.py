@@ -72,7 +72,7 @@ LINE = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=adv.budget(300), deadline=None)
 @given(lines=st.lists(LINE, max_size=10), eol=st.sampled_from(["\n", "\r\n", "\r"]))
 def test_agrees_with_oslo_config_on_any_file_nova_can_read(lines, eol):
     with adv.tally("masakari-monitors").case():

@@ -23,12 +23,15 @@ from hypothesis import strategies as st
 from masakari_api import ApiError, urllib_transport
 from openstack_charm_lib.actions import ActionRefusedError
 from openstack_charm_lib.hypervisors import Hypervisor
+from openstack_charm_testing import adversarial as adv
 from registration import Managed, Settings, reconcile
 from test_registration import RACK, client
 
 SECRET = "ks-secret-pw"
 AUTO = Settings("auto", "COMPUTE")
-CASES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+CASES = settings(
+    max_examples=adv.budget(150), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
 VALUE = st.one_of(
     TEXT,

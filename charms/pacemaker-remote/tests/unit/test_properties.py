@@ -47,7 +47,7 @@ KEYS = st.one_of(
 )
 
 
-@settings(max_examples=1200, deadline=None)
+@settings(max_examples=adv.budget(1200), deadline=None)
 @given(value=KEYS)
 def test_any_pacemaker_key_is_refused_or_decoded_to_a_usable_key(value):
     with TALLY.case():
@@ -60,7 +60,7 @@ def test_any_pacemaker_key_is_refused_or_decoded_to_a_usable_key(value):
         assert base64.b64encode(key).decode() == value.strip()
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=adv.budget(600), deadline=None)
 @given(
     remote=st.one_of(st.sampled_from(NAMES), adv.hostile_text()),
     stonith=st.one_of(st.none(), st.sampled_from(NAMES), adv.hostile_text()),
@@ -205,7 +205,10 @@ def check_outcome(case, ctx, host, out, step, previous_key: bytes | None) -> Non
         assert host.owner_of(pr.AUTHKEY) == ("root", "haclient", 0o440)
     keys = {b.get("pacemaker-key", "").strip() for b in step["units"].values()}
     said = [out.unit_status.message, *(line.message for line in ctx.juju_log)]
-    case.no_leak({k for k in keys if len(k) >= 16}, said)
+    # A key that is also part of a non-secret option (generated text can collide) may
+    # rightly appear where that option is named.
+    public = " ".join(str(v) for v in step["config"].values())
+    case.no_leak({k for k in keys if len(k) >= 16 and k not in public}, said)
 
 
 def check_published(bag) -> None:
@@ -234,7 +237,7 @@ def make_host(resolvable) -> FakeHost:
 
 
 @settings(
-    max_examples=250,
+    max_examples=adv.budget(250),
     deadline=None,
     phases=[Phase.explicit, Phase.reuse, Phase.generate],  # shrinking a hook run is slow
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

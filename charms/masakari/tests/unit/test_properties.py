@@ -2,8 +2,9 @@
 
 Generated cases feed hostile values into every option and every field of every
 endpoint (shared-db, amqp with disagreeing units, identity-service, certificates, ha,
-cluster), run a random event (or a random sequence of events and actions) and check,
-for each case: no exception escapes a hook; every file the charm wrote parses with its
+cluster), run a random event (or a random sequence of events, relation departures and
+breaks, and actions) and check, for each case: no exception escapes a hook; every file
+the charm wrote parses with its
 real consumer's parser and holds exactly what the charm meant (masakari.conf with
 oslo.config, haproxy.cfg with ``haproxy -c``, PEM files with OpenSSL); files holding
 secrets are not world-readable; no secret reaches a status, a log or action output; and
@@ -280,19 +281,44 @@ def make_host(monkeypatch) -> FakeHost:
 
 
 def run(ctx: testing.Context, event: str, state: testing.State) -> testing.State:
-    if event.startswith("relation_changed:"):
-        endpoint = event.split(":", 1)[1]
+    if event.startswith("relation_"):
+        kind, endpoint = event.split(":", 1)
         relation = next((r for r in state.relations if r.endpoint == endpoint), None)
         units = sorted(_remote_units(relation)) if relation is not None else []
-        if not units:
+        if relation is None or not units:
             return ctx.run(ctx.on.config_changed(), state)
-        return ctx.run(ctx.on.relation_changed(relation, remote_unit=units[0]), state)
+        if kind == "relation_changed":
+            return ctx.run(ctx.on.relation_changed(relation, remote_unit=units[0]), state)
+        if kind == "relation_departed":
+            # The last unit leaves: Juju has already removed it from the relation.
+            gone = _without_unit(relation, units[-1])
+            state = dataclasses.replace(
+                state, relations=[r for r in state.relations if r is not relation] + [gone]
+            )
+            return ctx.run(
+                ctx.on.relation_departed(gone, remote_unit=units[-1], departing_unit=units[-1]),
+                state,
+            )
+        out = ctx.run(ctx.on.relation_broken(relation), state)
+        return dataclasses.replace(
+            out, relations=[r for r in out.relations if r.endpoint != endpoint]
+        )
     if event in ACTIONS:
         try:
             return ctx.run(ctx.on.action(event), state)
         except testing.ActionFailed as failed:
             return failed.state
     return ctx.run(getattr(ctx.on, event)(), state)
+
+
+def _without_unit(relation: testing.RelationBase, unit: int) -> testing.RelationBase:
+    if isinstance(relation, testing.PeerRelation):
+        peers = {u: d for u, d in relation.peers_data.items() if u != unit}
+        return dataclasses.replace(relation, peers_data=peers)
+    if isinstance(relation, testing.Relation):
+        units = {u: d for u, d in relation.remote_units_data.items() if u != unit}
+        return dataclasses.replace(relation, remote_units_data=units)
+    return relation
 
 
 def _remote_units(relation: testing.RelationBase) -> list[int]:
@@ -372,7 +398,8 @@ def play(monkeypatch, records: Records, case: Case, events: list[str]) -> None:
             checks.no_leak(secrets, outputs)
             check_files(checks, host, meant.get("sections"), secrets)
         last = events[-1]
-        if last not in ACTIONS:
+        # Departed and broken change the relations: running them again is no replay.
+        if last in EVENTS or last.startswith("relation_changed:"):
             before = adv.snapshot(host.root)
             host.commands.clear()
             run(ctx, last, state)
@@ -382,9 +409,11 @@ def play(monkeypatch, records: Records, case: Case, events: list[str]) -> None:
             )
 
 
+ENDPOINTS = ("shared-db", "amqp", "identity-service", "cluster", "certificates", "ha")
 RELATION_EVENTS = [
-    f"relation_changed:{e}"
-    for e in ("shared-db", "amqp", "identity-service", "cluster", "certificates", "ha")
+    f"{kind}:{e}"
+    for kind in ("relation_changed", "relation_departed", "relation_broken")
+    for e in ENDPOINTS
 ]
 
 
@@ -396,14 +425,16 @@ def test_any_deployment_and_event(monkeypatch, records, case, event):
 
 @cases(300)
 @given(case=CASES, event=st.sampled_from(RELATION_EVENTS))
-def test_any_relation_changed(monkeypatch, records, case, event):
+def test_any_relation_event(monkeypatch, records, case, event):
     play(monkeypatch, records, case, [event])
 
 
 @cases(150)
 @given(
     case=CASES,
-    events=st.lists(st.sampled_from([*EVENTS, *ACTIONS]), min_size=2, max_size=5),
+    events=st.lists(
+        st.sampled_from([*EVENTS, *ACTIONS, *RELATION_EVENTS]), min_size=2, max_size=5
+    ),
 )
 def test_any_sequence_of_events_and_actions(monkeypatch, records, case, events):
     play(monkeypatch, records, case, events)

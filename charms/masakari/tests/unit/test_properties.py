@@ -196,7 +196,10 @@ class Case:
         values.append(self.db.get("password", ""))
         values += [u.get("password", "") for u in self.amqp]
         values += [u.get("service_password", "") for u in self.keystone]
-        return [v.strip() for v in values if len(v.strip()) >= 6]
+        # A value that is also (part of) an option an operator typed may rightly be
+        # quoted where that option is named: generated texts collide.
+        public = " ".join(str(v) for v in self.config.values())
+        return [v.strip() for v in values if len(v.strip()) >= 6 and v.strip() not in public]
 
     def state(self) -> testing.State:
         rels: list[testing.RelationBase] = [
@@ -417,19 +420,19 @@ RELATION_EVENTS = [
 ]
 
 
-@cases(400)
+@cases(200)
 @given(case=CASES, event=st.sampled_from(EVENTS))
 def test_any_deployment_and_event(monkeypatch, records, case, event):
     play(monkeypatch, records, case, [event])
 
 
-@cases(300)
+@cases(200)
 @given(case=CASES, event=st.sampled_from(RELATION_EVENTS))
 def test_any_relation_event(monkeypatch, records, case, event):
     play(monkeypatch, records, case, [event])
 
 
-@cases(150)
+@cases(100)
 @given(
     case=CASES,
     events=st.lists(

@@ -339,6 +339,23 @@ def fast_scenario(monkeypatch) -> None:
     monkeypatch.setattr(ops_charm, "yaml", proxy)
 
 
+_CONTEXTS: dict[type, object] = {}
+
+
+def shared_context(charm_type: type):  # noqa: ANN201 - an ops.testing.Context
+    """One ops.testing Context per charm, shared by every case, its log cleared.
+
+    Reading charmcraft.yaml is the slowest part of a run; once per charm is enough.
+    """
+    from ops import testing
+
+    ctx = _CONTEXTS.get(charm_type)
+    if ctx is None:
+        ctx = _CONTEXTS[charm_type] = testing.Context(charm_type)
+    ctx.juju_log.clear()  # type: ignore[attr-defined]
+    return ctx
+
+
 # -- the budget ---------------------------------------------------------------------------
 
 #: Environment variable scaling every suite's case count (tools/run_unit_tests.py runs the

@@ -286,16 +286,9 @@ def build_state(step, previous: testing.State | None) -> testing.State:
     )
 
 
-_CONTEXT: list[testing.Context] = []
-
-
 def context() -> testing.Context:
-    """One Context for every case (reading charmcraft.yaml is a run's slowest part)."""
-    if not _CONTEXT:
-        _CONTEXT.append(testing.Context(charm.MasakariMonitorsCharm))
-    ctx = _CONTEXT[0]
-    ctx.juju_log.clear()
-    return ctx
+    """The Context every case shares."""
+    return adv.shared_context(charm.MasakariMonitorsCharm)
 
 
 def event_for(ctx: testing.Context, name: str, state: testing.State):

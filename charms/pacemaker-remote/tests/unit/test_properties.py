@@ -132,16 +132,11 @@ STEP = st.fixed_dictionaries(
         "resolvable": st.lists(st.sampled_from(NAMES), max_size=3),
     }
 )
-_CONTEXT: list[testing.Context] = []
 
 
 def context() -> testing.Context:
-    """One Context for every case (reading charmcraft.yaml is a run's slowest part)."""
-    if not _CONTEXT:
-        _CONTEXT.append(testing.Context(charm.PacemakerRemoteCharm))
-    ctx = _CONTEXT[0]
-    ctx.juju_log.clear()
-    return ctx
+    """The Context every case shares."""
+    return adv.shared_context(charm.PacemakerRemoteCharm)
 
 
 def build_state(step, previous: testing.State | None) -> testing.State:

@@ -22,10 +22,6 @@ DEB_KEY_FILE = "/etc/apt/keyrings/openstack-origin.asc"
 DEB_AUTH_FILE = "/etc/apt/auth.conf.d/openstack-origin.conf"
 
 
-class SourceError(ValueError):
-    """The origin's key is unusable; the message says why."""
-
-
 def installed_versions(host: Host, packages: list[str]) -> dict[str, str]:
     """Installed version of each package that is installed (absent ones are left out)."""
     proc = host.run(
@@ -111,12 +107,7 @@ def _configure_deb_line(host: Host, origin: Origin) -> bool:
         changed |= host.write_file(DEB_AUTH_FILE, auth, mode=0o600).content_changed
     else:
         changed |= host.remove_file(DEB_AUTH_FILE)
-    if origin.key:
-        if "BEGIN PGP PUBLIC KEY BLOCK" not in origin.key:
-            raise SourceError(
-                "openstack-origin: the key after '|' must be an ASCII-armoured public key "
-                f"(got something of {len(origin.key)} characters)"
-            )
+    if origin.key:  # parse_origin checked it is one armoured public key
         changed |= host.write_file(DEB_KEY_FILE, origin.key.strip() + "\n").content_changed
         words = [words[0], f"[signed-by={DEB_KEY_FILE}]", *words[1:]]
     digest = hashlib.sha1(origin.display.encode()).hexdigest()[:7]

@@ -69,11 +69,6 @@ def certificates(text: str) -> list[str]:
     return blocks
 
 
-def public_key_of_certificate(certificate: str) -> str:
-    """The public key (PEM) of the first certificate of ``certificate``."""
-    return _openssl(["x509", "-noout", "-pubkey"], certificates(certificate)[0])
-
-
 def private_key(text: str) -> str:
     """The one unencrypted private key in ``text``, canonical; PemError otherwise."""
     blocks = _blocks(text, KEY_LABELS)
@@ -88,6 +83,6 @@ def check_pair(certificate: str, key: str) -> tuple[str, str]:
     certs = certificates(certificate)
     canonical_key = private_key(key)
     public = _openssl(["pkey", "-pubout", "-passin", "pass:"], canonical_key)
-    if public != public_key_of_certificate(certs[0]):
+    if public != _openssl(["x509", "-noout", "-pubkey"], certs[0]):
         raise PemError("the key does not belong to the certificate")
     return "".join(certs), canonical_key

@@ -82,7 +82,7 @@ def read_certificates(
                 return NotReady(f"certificates: waiting for a certificate for {cn}")
             try:
                 cert, private = pem.check_pair(entry["cert"], entry["key"])
-            except (pem.PemError, TypeError) as exc:
+            except pem.PemError as exc:
                 return NotReady(f"{where} an invalid certificate or key for {cn}: {exc}")
             certs[cn] = Certificate(cert + bundles["chain"], private)
         return Ready(TlsMaterial(certs, bundles["ca"]))

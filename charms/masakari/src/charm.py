@@ -177,7 +177,7 @@ class MasakariCharm(ReconcilingCharm):
                     versions, release = self._installed_release()
                 else:
                     self._apply_origin(cfg)
-        except (CommandError, apt.SourceError) as exc:
+        except CommandError as exc:
             logger.error("package operation failed: %s", exc)
             outcome.blocked.append(f"Package operation failed ({exc}); retrying on the next hook")
             return False
@@ -412,7 +412,7 @@ class MasakariCharm(ReconcilingCharm):
                 peer_addr = data.get(key) or (
                     data.get("ingress-address") if name == "private" else None
                 )
-                if peer_addr and is_ip(peer_addr):
+                if peer_addr:
                     servers.append((unit.name.replace("/", "-"), peer_addr))
             iface = interface_for(address, bindings)
             cidr = iface.cidr if iface else f"{address}/{128 if is_ipv6(address) else 32}"
@@ -754,7 +754,7 @@ class MasakariCharm(ReconcilingCharm):
             return
         try:
             summary = self._upgrade(cfg)
-        except (CommandError, apt.SourceError) as exc:
+        except CommandError as exc:
             event.fail(f"Upgrade failed: {exc}")
             return
         self._reconcile()

@@ -41,6 +41,7 @@ import dataclasses
 import json
 import os
 import tempfile
+import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from hypothesis import strategies as st
@@ -354,6 +355,25 @@ def shared_context(charm_type: type):  # noqa: ANN201 - an ops.testing.Context
         ctx = _CONTEXTS[charm_type] = testing.Context(charm_type)
     ctx.juju_log.clear()  # type: ignore[attr-defined]
     return ctx
+
+
+def run_action(ctx, action: str, state):  # noqa: ANN001, ANN201 - ops.testing objects
+    """Run ``action`` on ``state``: the state after it and every text it showed.
+
+    The texts are the failure message or the results, the status and the charm's log:
+    what an operator sees, for :meth:`Case.no_leak`.
+    """
+    from ops import testing
+
+    try:
+        after = ctx.run(ctx.on.action(action), state)
+    except testing.ActionFailed as exc:
+        # ops.testing's state-transition runs always attach the state (typed optional).
+        after = typing.cast("testing.State", exc.state)
+        said = [exc.message, str(after.unit_status)]
+    else:
+        said = [str(after.unit_status), repr(ctx.action_results)]
+    return after, said + [line.message for line in ctx.juju_log]
 
 
 # -- the budget ---------------------------------------------------------------------------

@@ -278,13 +278,7 @@ def test_actions_never_raise_and_never_print_the_key(monkeypatch, action):
     ctx = testing.Context(charm.PacemakerRemoteCharm)
     out = ctx.run(ctx.on.config_changed(), build_state(step, None))
     with TALLY.case() as case:
-        try:
-            after = ctx.run(ctx.on.action(action), out)
-        except testing.ActionFailed as exc:
-            said = [exc.message, str(exc.state.unit_status)]
-        else:
-            said = [str(after.unit_status), repr(ctx.action_results)]
-        said += [line.message for line in ctx.juju_log]
+        _, said = adv.run_action(ctx, action, out)
         case.no_leak([KEY_B64], said)
     assert os.path.exists(host.path(pr.AUTHKEY))
 

@@ -24,8 +24,20 @@ DEB_AUTH_FILE = "/etc/apt/auth.conf.d/openstack-origin.conf"
 
 def installed_versions(host: Host, packages: list[str]) -> dict[str, str]:
     """Installed version of each package that is installed (absent ones are left out)."""
+    return _query_installed(host, "${Package}", packages)
+
+
+def all_installed(host: Host) -> dict[str, str]:
+    """Installed version of every installed package (multi-arch ones as ``name:arch``)."""
+    return _query_installed(host, "${binary:Package}", [])
+
+
+def _query_installed(host: Host, name_field: str, packages: list[str]) -> dict[str, str]:
+    # Without package names dpkg-query lists every package it knows; with names, an
+    # unknown one makes it exit 1 after listing the others.
     proc = host.run(
-        ["dpkg-query", "-W", "-f=${Package} ${Status} ${Version}\\n", *packages], check=False
+        ["dpkg-query", "-W", f"-f={name_field} ${{Status}} ${{Version}}\\n", *packages],
+        check=False,
     )
     versions: dict[str, str] = {}
     for line in proc.stdout.splitlines():
@@ -54,6 +66,50 @@ def install(host: Host, packages: list[str]) -> None:
             ["apt-get", "install", "-y", "-q", "--no-install-recommends", *_DPKG_OPTS, *packages],
             env=APT_ENV,
         )
+
+
+def dependency_closure(host: Host, packages: list[str]) -> list[str]:
+    """``packages`` and every installed package they depend on, directly or not.
+
+    Only hard dependencies (Depends, Pre-Depends) count: recommends and suggests are
+    not installed by the charm, and another application's package is not the charm's
+    to upgrade because it happens to suggest one.
+    """
+    proc = host.run(
+        [
+            "apt-cache", "depends", "--recurse", "--installed", "--no-recommends",
+            "--no-suggests", "--no-conflicts", "--no-breaks", "--no-replaces",
+            "--no-enhances", *packages,
+        ]
+    )  # fmt: skip
+    # Each package reached is a line of its own; its dependencies are indented below it
+    # and virtual packages are written <like-this>.
+    names = {line.split(":")[0] for line in proc.stdout.splitlines() if line[:1].isalnum()}
+    return sorted(names | set(packages))
+
+
+def upgrade_packages(host: Host, packages: list[str]) -> list[str]:
+    """Upgrade ``packages`` and their dependencies from the configured sources, nothing else.
+
+    Returns every change apt made, installs of new dependencies included, as
+    ``"<package> <old> -> <new>"`` (``none`` for a package that was not installed).
+    """
+    before = all_installed(host)
+    present = {name.split(":")[0] for name in before}
+    # The closure names the alternatives of a dependency too, installed or not; with
+    # --only-upgrade apt would skip those, but the command should say what it upgrades.
+    targets = [p for p in dependency_closure(host, packages) if p in present]
+    host.run(
+        ["apt-get", "install", "-y", "-q", "--only-upgrade", "--no-install-recommends",
+         *_DPKG_OPTS, *targets],
+        env=APT_ENV,
+    )  # fmt: skip
+    after = all_installed(host)
+    return [
+        f"{name} {before.get(name, 'none')} -> {version}"
+        for name, version in sorted(after.items())
+        if before.get(name) != version
+    ]
 
 
 def upgrade(host: Host, packages: list[str]) -> None:

@@ -101,7 +101,7 @@ class ReconcilingCharm(ops.CharmBase):
     def _on_resume(self, event: ops.ActionEvent) -> None:
         def resume() -> None:
             self._stored.paused = False
-            results = actions.resume(self.host, self.active_services(), self._reconcile)
+            results = actions.resume(self.host, self.pausable_services(), self._reconcile)
             event.set_results({**results, "status": self.unit.status.message})
 
         self.run_action(event, resume)

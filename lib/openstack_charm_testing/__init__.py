@@ -125,12 +125,15 @@ class FakeHost(Host):
         if argv[0] == "systemctl":
             return self._systemctl(argv[1:])
         if argv[0] == "dpkg-query":
+            names = argv[3:] or sorted(self.installed)
             lines = [
                 f"{p} install ok installed {self.installed[p]}"
-                for p in argv[3:]
+                for p in names
                 if p in self.installed
             ]
             return 0, "\n".join(lines) + ("\n" if lines else "")
+        if argv[:2] == ["apt-cache", "depends"]:
+            return 0, self._apt_cache_depends([a for a in argv[2:] if not a.startswith("-")])
         if argv[0] in ("a2ensite", "a2dissite", "a2enmod"):
             kind = "mods" if argv[0] == "a2enmod" else "sites"
             for name in argv[1:]:
@@ -142,16 +145,44 @@ class FakeHost(Host):
                     link.write_text("")
         before = dict(self.installed)
         if argv[:2] == ["apt-get", "install"]:
+            only_upgrade = "--only-upgrade" in argv
             for package in (a for a in argv[2:] if not a.startswith("-") and "::" not in a):
+                if only_upgrade and package not in self.installed:
+                    continue
                 for name in (package, *self.depends.get(package, ())):
-                    self.installed[name] = self.available.get(name, "1.0-0ubuntu1")
+                    if only_upgrade and name in self.installed and name != package:
+                        continue  # a dependency already there is upgraded only when named
+                    current = self.installed.get(name, "1.0-0ubuntu1")
+                    self.installed[name] = self.available.get(name, current)
         if argv[:2] == ["apt-get", "dist-upgrade"]:
             for package in self.installed:
                 self.installed[package] = self.available.get(package, self.installed[package])
         changed = [p for p, v in self.installed.items() if before.get(p) != v]
         if changed:
+            self.packages_installed([p for p in changed if p not in before])
             self.packages_changed(changed)
         return 0, ""
+
+    def _apt_cache_depends(self, packages: list[str]) -> str:
+        """``apt-cache depends --recurse --installed`` over :attr:`depends`."""
+        seen: list[str] = []
+        todo = list(packages)
+        while todo:
+            package = todo.pop(0)
+            if package in seen:
+                continue
+            seen.append(package)
+            todo.extend(d for d in self.depends.get(package, ()) if d in self.installed)
+        lines = []
+        for package in seen:
+            lines.append(package)
+            lines.extend(f"  Depends: {d}" for d in self.depends.get(package, ()))
+        return "\n".join(lines) + "\n"
+
+    def packages_installed(self, packages: list[str]) -> None:
+        """A first install enables the package's services (deb-systemd-helper)."""
+        for package in packages:
+            self.enabled.update(self.maintainer_starts.get(package, ()))
 
     def packages_changed(self, packages: list[str]) -> None:
         """What the maintainer scripts of newly installed or upgraded ``packages`` do."""
@@ -161,18 +192,23 @@ class FakeHost(Host):
                 if service not in self.masked:
                     self.running.add(service)
 
+    def reboot(self) -> None:
+        """Restart the machine: only the enabled, unmasked services run afterwards."""
+        self.running = {s for s in self.enabled if s not in self.masked}
+
     def _systemctl(self, args: list[str]) -> tuple[int, str]:
         verb, services = args[0], [a for a in args[1:] if not a.startswith("-")]
         if verb == "show":
             return 0, self.unit_groups.get(services[-1], "") + "\n"
         if verb == "is-enabled":
-            name = services[-1]
-            state = (
+            states = [
                 "masked"
                 if name in self.masked
                 else ("enabled" if name in self.enabled else "disabled")
-            )
-            return (0 if state == "enabled" else 1), state + "\n"
+                for name in services
+            ]
+            code = 0 if all(s == "enabled" for s in states) else 1
+            return code, "" if "--quiet" in args else "\n".join(states) + "\n"
         if verb == "mask":
             self.masked.update(services)
             if "--now" in args:

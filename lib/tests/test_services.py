@@ -38,3 +38,60 @@ def test_a_service_is_masked_before_its_package_exists(tmp_path):
     host.available["pkg"] = "2.0"
     host.run(["apt-get", "dist-upgrade", "-y"])
     assert "engine" in host.running
+
+
+def test_pause_stops_disables_and_masks_every_service_whatever_its_state(tmp_path):
+    host = FakeHost(tmp_path)
+    host.running |= {"api"}
+    host.enabled |= {"api", "crashed"}  # crashed: not running, but a boot would start it
+    assert services.pause(host, ["api", "crashed", "absent"]) == ["api"]
+    assert not host.running and not host.enabled
+    assert host.masked == {"api", "crashed", "absent"}  # a mask needs no unit file
+    host.reboot()
+    assert not host.running
+
+
+def test_resume_lifts_the_masks_and_leaves_starting_to_the_charm(tmp_path):
+    host = FakeHost(tmp_path)
+    services.pause(host, ["api", "engine"])
+    assert services.resume(host, ["api", "engine"]) == ["api", "engine"]
+    assert not host.masked and not host.running
+    assert services.converge(host, ["api"], {"api"}) == []
+    assert host.running == {"api"} and host.enabled == {"api"}
+    host.reboot()
+    assert host.running == {"api"}
+
+
+def test_every_start_or_restart_also_enables(tmp_path):
+    host = FakeHost(tmp_path)
+    host.running |= {"restarted", "running"}
+    assert services.converge(host, ["restarted", "running", "stopped"], {"restarted"}) == []
+    assert host.enabled == {"restarted", "running", "stopped"}
+    host.enabled.clear()
+    assert services.ensure_running(host, "running") is False
+    services.restart(host, "restarted")
+    assert host.enabled == {"running", "restarted"}
+
+
+def test_ensure_stopped_disables_a_stopped_service_a_boot_would_start(tmp_path):
+    host = FakeHost(tmp_path)
+    host.enabled.add("monitor")
+    assert services.ensure_stopped(host, "monitor") is False  # it was not running
+    assert not host.enabled
+    host.clear()
+    services.ensure_stopped(host, "monitor")
+    assert not host.ran("systemctl", "disable")  # nothing left to do: no command
+
+
+def test_enabled_states_asks_one_by_one_when_a_unit_file_is_missing(tmp_path):
+    class NoFileHost(FakeHost):
+        def _systemctl(self, args):
+            code, out = super()._systemctl(args)
+            if args[0] == "is-enabled" and "--quiet" not in args:
+                out = "\n".join(out.split()[:-1]) + "\n"  # the missing unit prints nothing
+            return code, out
+
+    host = NoFileHost(tmp_path)
+    host.enabled.add("api")
+    assert services.enabled_states(host, ["api", "absent"]) == {"api": True, "absent": False}
+    assert services.enabled_states(host, []) == {}

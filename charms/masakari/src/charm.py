@@ -767,17 +767,12 @@ class MasakariCharm(ReconcilingCharm):
         if self._stored.applied_origin != cfg.origin.value:
             event.fail("A release upgrade is pending: run openstack-upgrade first")
             return
-        before, _ = self._installed_release()
         try:
             apt.update(self.host)
-            apt.upgrade(self.host, wl.PACKAGES)
+            changed = apt.upgrade_packages(self.host, wl.PACKAGES)
         except CommandError as exc:
             event.fail(f"Package upgrade failed: {exc}")
             return
-        after, _ = self._installed_release()
-        changed = [
-            f"{p} {before.get(p)} -> {v}" for p, v in sorted(after.items()) if before.get(p) != v
-        ]
         self._reconcile()
         event.set_results({"upgraded": "; ".join(changed) or "everything was up to date"})
 

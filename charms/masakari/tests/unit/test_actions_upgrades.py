@@ -312,3 +312,25 @@ def test_a_failed_backfill_blocks_and_is_retried(ctx, installed):
 )
 def test_the_backfill_belongs_to_releases_with_the_column(release, needed):
     assert wl.needs_segment_backfill(release) is needed
+
+
+def test_package_upgrade_upgrades_only_the_charms_packages_and_their_dependencies(ctx, installed):
+    out = active(ctx, installed)
+    # A control-plane container shares the machine with other applications' packages.
+    installed.installed |= {"python3-oslo.db": "16.0.0-0ubuntu1", "mysql-router": "8.0.39"}
+    installed.depends["masakari-api"] = ["masakari-common"]
+    installed.depends["masakari-common"] = ["python3-oslo.db", "python3-taskflow"]
+    installed.available |= {
+        "python3-oslo.db": "16.0.0-0ubuntu1.1",
+        "python3-taskflow": "5.6.0-0ubuntu1",
+        "mysql-router": "8.0.40",
+        "masakari-common": "17.0.1-0ubuntu1",
+    }
+    ctx.run(ctx.on.action("package-upgrade"), out)
+    assert not installed.ran("apt-get", "dist-upgrade")
+    assert installed.installed["mysql-router"] == "8.0.39"
+    assert ctx.action_results["upgraded"].split("; ") == [
+        "masakari-common 17.0.0-0ubuntu1 -> 17.0.1-0ubuntu1",
+        "python3-oslo.db 16.0.0-0ubuntu1 -> 16.0.0-0ubuntu1.1",
+        "python3-taskflow none -> 5.6.0-0ubuntu1",
+    ]

@@ -77,13 +77,30 @@ MONITORS = {
     "enable-introspective-instance-monitor": "masakari-introspective-instance-monitor",
     "enable-process-monitor": "masakari-process-monitor",
 }
-# Keys every process-list entry needs (masakari-monitors' process_list.yaml schema).
+# masakari-processmonitor reads all eight keys of every process_list.yaml entry with
+# entry[key] (yoga to hibiscus): one absent key raises KeyError, which ends its loop for
+# good while the service keeps running. The charm therefore writes every key.
+# Required keys have no safe default: without a command there is nothing to run, and
+# either run_as_root may be wrong (commands fail as the monitor's user, or run as root).
 PROCESS_KEYS = ("process_name", "start_command", "restart_command", "run_as_root")
+# The hooks around each command may be left out or null: the charm writes "", which the
+# monitor skips.
 PROCESS_OPTIONAL_KEYS = (
     "pre_start_command",
     "post_start_command",
     "pre_restart_command",
     "post_restart_command",
+)
+# The order of the written keys (upstream's sample file's).
+PROCESS_FILE_KEYS = (
+    "process_name",
+    "start_command",
+    "pre_start_command",
+    "post_start_command",
+    "restart_command",
+    "pre_restart_command",
+    "post_restart_command",
+    "run_as_root",
 )
 
 
@@ -231,13 +248,10 @@ def _process_list(text: str, problems: list[str]) -> list[dict]:
         if problem:
             problems.append(f"process-list entry {index + 1}: {problem}")
             return []
-        # A fresh dict of plain values: no YAML anchors or shared objects survive.
+        # A fresh dict of plain values with every key the monitor reads: no YAML anchors
+        # or shared objects survive, and a left-out or null hook becomes "".
         checked.append(
-            {
-                key: entry[key]
-                for key in (*PROCESS_KEYS, *PROCESS_OPTIONAL_KEYS)
-                if entry.get(key) is not None
-            }
+            {key: "" if entry.get(key) is None else entry[key] for key in PROCESS_FILE_KEYS}
         )
     return checked
 
@@ -250,9 +264,9 @@ def _process_entry_problem(entry: object) -> str | None:
     if unknown:
         shown = ", ".join(repr(k) if isinstance(k, str) else "a non-string key" for k in unknown)
         return f"unknown key {shown[:200]}"
-    missing = [k for k in PROCESS_KEYS if k not in entry]
+    missing = [k for k in PROCESS_KEYS if entry.get(k) is None]
     if missing:
-        return f"lacks {', '.join(missing)}"
+        return f"lacks {', '.join(missing)} (required: {', '.join(PROCESS_KEYS)})"
     if not isinstance(entry["run_as_root"], bool):
         return "run_as_root must be true or false"
     for key in (*PROCESS_KEYS[:3], *PROCESS_OPTIONAL_KEYS):
@@ -263,6 +277,9 @@ def _process_entry_problem(entry: object) -> str | None:
             return f"{key} must be a string"
         if len(value) > MAX_TEXT or any(is_control(c) for c in value):
             return f"{key} must be one line of at most {MAX_TEXT} characters"
-    if not entry["process_name"].strip():
-        return "process_name must not be empty"
+    for key in PROCESS_KEYS[:3]:
+        # An empty restart_command fails every retry, and the monitor then reports the
+        # process as failed to masakari, which disables nova-compute here.
+        if not entry[key].strip():
+            return f"{key} must not be empty"
     return None

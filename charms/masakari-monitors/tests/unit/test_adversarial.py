@@ -28,7 +28,7 @@ import yaml
 from conftest import CREDENTIALS, FQDN, NOVA_CONF_FQDN, PACKAGES
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from monitors_config import MONITORS, TUNABLES, ConfigError, load_config
+from monitors_config import MONITORS, PROCESS_FILE_KEYS, TUNABLES, ConfigError, load_config
 from openstack_charm_lib.relations import Credentials
 from openstack_charm_testing import FakeHost
 from openstack_charm_testing import adversarial as adv
@@ -233,6 +233,9 @@ def check_process_list(content, meant) -> None:
     for entry in read:
         if not all(isinstance(k, str) for k in entry):
             raise adv.InvalidFileError("a key is not a string")
+        # masakari-processmonitor reads every one of them with entry[key].
+        if set(entry) != set(PROCESS_FILE_KEYS):
+            raise adv.InvalidFileError("an entry lacks a key the process monitor reads")
 
 
 # -- the hook layer ----------------------------------------------------------------------------

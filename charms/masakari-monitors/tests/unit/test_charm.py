@@ -226,7 +226,25 @@ def test_config_change_restarts_the_monitors_once(ctx, ready):
         ),
         (
             {"enable-process-monitor": True, "process-list": "- process_name: x"},
-            "process-list entry 1: lacks",
+            "process-list entry 1: lacks start_command, restart_command, run_as_root "
+            "(required: process_name, start_command, restart_command, run_as_root)",
+        ),
+        (
+            {
+                "enable-process-monitor": True,
+                "process-list": "- {process_name: x, start_command: a, restart_command: b, "
+                "run_as_root: false}\n- {process_name: y, start_command: a, run_as_root: true, "
+                "restart_command: }",
+            },
+            "process-list entry 2: lacks restart_command (required:",
+        ),
+        (
+            {
+                "enable-process-monitor": True,
+                "process-list": "- {process_name: x, start_command: a, restart_command: ' ', "
+                "run_as_root: true}",
+            },
+            "process-list entry 1: restart_command must not be empty",
         ),
         (
             {"enable-process-monitor": True, "process-list": "- {1: x}"},

@@ -108,7 +108,7 @@ class MasakariMonitorsCharm(ReconcilingCharm):
             self._stop(config.monitors)
             return ops.BlockedStatus(
                 "The host monitor needs pacemaker_remote running here: "
-                "relate pacemaker-remote to nova-compute"
+                "see pacemaker-remote's status"
             )
         for monitor in services.converge(self.host, config.monitors, pending):
             logger.error("could not start %s", monitor)

@@ -186,6 +186,7 @@ EVENTS = st.sampled_from(
 NODE = st.one_of(
     st.none(),
     st.just({"node-name": FQDN}),
+    st.just({"node-name": "compute-1"}),  # a valid name that disagrees
     st.just({}),
     adv.relation_value(FQDN, "compute-1").map(lambda v: {"node-name": v}),
 )

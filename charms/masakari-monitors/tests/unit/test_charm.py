@@ -121,8 +121,7 @@ def test_host_monitor_without_pacemaker_remote_blocks(ctx, ready):
     ready.running.discard("pacemaker_remote")
     out = ctx.run(ctx.on.config_changed(), state())
     assert out.unit_status == ops.BlockedStatus(
-        "The host monitor needs pacemaker_remote running here: "
-        "relate pacemaker-remote to nova-compute"
+        "The host monitor needs pacemaker_remote running here: see pacemaker-remote's status"
     )
     ready.running.add("pacemaker_remote")
     out = ctx.run(ctx.on.config_changed(), out)

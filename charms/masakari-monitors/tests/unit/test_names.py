@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import configparser
 import dataclasses
+import tempfile
 
+import charm
 import monitors_workload as wl
 import ops
 import pytest
-from conftest import FQDN, state
+from conftest import FQDN, PACKAGES, state
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from openstack_charm_testing import FakeHost
+from openstack_charm_testing import adversarial as adv
 from ops import testing
 
 MONITORS = {"masakari-host-monitor", "masakari-instance-monitor"}
@@ -190,3 +196,53 @@ def test_node_name_fixed_by_pacemaker_remote_starts_the_monitors(ctx, ready):
     out = ctx.run(ctx.on.relation_changed(fixed), after)
     assert out.unit_status.name == "active"
     assert MONITORS <= ready.running
+
+
+NAMES = st.sampled_from([FQDN, "compute-1", "compute-1.example.com"])
+
+
+@settings(
+    max_examples=adv.budget(150),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    nova=st.one_of(st.none(), NAMES),  # None: nova's default, the short host name
+    hostname=st.one_of(st.just(""), NAMES),  # "": the FQDN
+    node=st.one_of(st.none(), NAMES),  # None: no pacemaker-node relation
+    host_monitor=st.booleans(),
+)
+def test_active_exactly_when_every_known_name_is_nova_host(
+    monkeypatch, nova, hostname, node, host_monitor
+):
+    host = FakeHost(tempfile.mkdtemp(), fqdn=FQDN, available=PACKAGES)
+    host.unit_groups = {"masakari-host-monitor": "masakari"}
+    host.installed.update(PACKAGES)
+    host.running.add("pacemaker_remote")
+    host.write_file(wl.NOVA_CONF, NOVA_SHORT if nova is None else f"[DEFAULT]\nhost = {nova}\n")
+    monkeypatch.setattr(charm.MasakariMonitorsCharm, "_make_host", lambda self: host)
+    config = {"hostname": hostname, "enable-host-monitor": host_monitor}
+    ctx = testing.Context(charm.MasakariMonitorsCharm)
+    out = ctx.run(
+        ctx.on.config_changed(),
+        state(
+            config=config,
+            node={"node-name": node or ""},
+            with_node=node is not None,
+            extra=[registration()],
+        ),
+    )
+    nova_host = nova or "compute-1"
+    names = {hostname or FQDN, *([node] if node else [])}
+    if node is None and host_monitor:
+        assert out.unit_status.name == "blocked" and "pacemaker-node" in out.unit_status.message
+    elif names == {nova_host}:
+        assert out.unit_status.name == "active"
+        assert reported(host) == nova_host and registered(out) == nova_host
+        return
+    else:
+        message = out.unit_status.message
+        assert out.unit_status.name == "blocked" and message.startswith("Names disagree")
+        assert all(repr(name) in message for name in {nova_host, *names})
+    assert registered(out) is None
+    assert not host.running & MONITORS

@@ -6,7 +6,9 @@ Staged into each charm's ``lib/`` by ``tools/stage_lib.py``; charms import it as
 ``rendering`` (templates, change detection, restart map), ``services`` (systemd),
 ``status`` (one honest status), ``relations`` (readers/writers of OpenStack relations),
 ``hacluster`` (the ``ha`` relation payload), ``network`` (addresses and endpoints),
-``tls`` (certificate requests and files), ``config_flags`` (section-aware overrides).
+``tls`` (certificate requests and files), ``config_flags`` (section-aware overrides),
+``hypervisors`` (the masakari-host registration protocol), ``pacemaker_node`` (the
+Pacemaker node name pacemaker-remote tells masakari-monitors).
 
 ``__version__`` is what each charm's ``pyproject.toml`` records under
 ``[tool.openstack-charm-lib]``; staging refuses a charm that records another version,

@@ -45,6 +45,11 @@ def is_host(value: object) -> bool:
     return isinstance(value, str) and (is_ip(value) or (value.isascii() and is_hostname(value)))
 
 
+def is_host_name(value: object) -> bool:
+    """Whether ``value`` is one DNS host name, whole (no blank or line break around it)."""
+    return isinstance(value, str) and is_hostname(value)
+
+
 def problem(relation: str, unit: str, field: str, expected: str) -> str:
     """A status reason naming where a bad field came from, without quoting it."""
     return f"{relation}: {unit} sent an invalid {field} ({expected})"

@@ -21,7 +21,7 @@ from urllib.parse import quote
 import ops
 
 from . import pem
-from .fields import is_host, is_token, port_number, problem
+from .fields import is_host, is_host_name, is_token, port_number, problem
 from .network import format_host
 
 T = TypeVar("T")
@@ -71,6 +71,7 @@ def check_fields(
     unit: str,
     data: Mapping[str, str],
     hosts: tuple[str, ...] = (),
+    hostnames: tuple[str, ...] = (),
     ports: tuple[str, ...] = (),
     tokens: tuple[str, ...] = (),
     protocols: tuple[str, ...] = (),
@@ -78,6 +79,7 @@ def check_fields(
     """The first field of ``data`` that is present and not of its kind, as a reason."""
     kinds = (
         (hosts, is_host, "a host name or IP address"),
+        (hostnames, is_host_name, "a host name"),
         (ports, lambda v: port_number(v) is not None, "a port number"),
         (tokens, is_token, "single-line text"),
         (protocols, lambda v: v in ("http", "https"), "http or https"),

@@ -101,6 +101,7 @@ def run_pacemaker_remote(root: Path, key: bytes, address: str, hostname: str) ->
         relations=[
             testing.SubordinateRelation("juju-info", remote_app_name="nova-compute"),
             relation,
+            testing.SubordinateRelation("pacemaker-node", remote_app_name="masakari-monitors"),
         ],
         networks=[network("pacemaker-remote", address)],
     )
@@ -108,7 +109,11 @@ def run_pacemaker_remote(root: Path, key: bytes, address: str, hostname: str) ->
     assert out.unit_status.name == "active", out.unit_status
     bag = next(r for r in out.relations if r.endpoint == "pacemaker-remote").local_unit_data
     keys = ("remote-hostname", "remote-ip", "stonith-hostname", "enable-resources")
-    return {k: hacluster_decode(v) for k, v in bag.items() if k in keys}
+    decoded = {k: hacluster_decode(v) for k, v in bag.items() if k in keys}
+    # What run_masakari_monitors is given on pacemaker-node: the name hacluster got.
+    node = next(r for r in out.relations if r.endpoint == "pacemaker-node").local_unit_data
+    assert node["node-name"] == decoded["remote-hostname"] == hostname
+    return decoded
 
 
 def _masakari_relations(
@@ -335,6 +340,13 @@ def run_masakari_monitors(
             testing.SubordinateRelation("container", remote_app_name="nova-compute"),
             testing.Relation("identity-credentials", remote_units_data={0: credentials}),
             testing.Relation("registration", remote_app_name="masakari"),
+            # pacemaker-remote on the same machine, registered under nova's name too
+            # (run_pacemaker_remote with the same hostname publishes exactly this).
+            testing.SubordinateRelation(
+                "pacemaker-node",
+                remote_app_name="pacemaker-remote",
+                remote_unit_data={"node-name": hostname},
+            ),
         ],
     )
     out = ctx.run(ctx.on.config_changed(), state)

@@ -15,6 +15,7 @@ import pytest
 from conftest import ROOT
 
 BUNDLE = ROOT / "bundles" / "masakari-minimal.yaml"
+NOVA_WAIT = "Waiting for nova-compute to write /etc/nova/nova.conf"
 
 
 def conf(juju: jubilant.Juju, unit: str, path: str) -> configparser.ConfigParser:
@@ -29,6 +30,16 @@ def unit_data(juju: jubilant.Juju, unit: str, endpoint: str) -> list[dict]:
     return [r for r in shown["relation-info"] if r["endpoint"] == endpoint]
 
 
+def monitors_units(status: jubilant.Status) -> dict[str, str]:
+    """masakari-monitors unit -> its workload status message, on every compute unit."""
+    return {
+        sub: sub_status.workload_status.message
+        for unit in status.apps["compute"].units.values()
+        for sub, sub_status in unit.subordinates.items()
+        if sub.startswith("masakari-monitors/")
+    }
+
+
 @pytest.fixture(scope="module")
 def deployed(juju: jubilant.Juju):
     vip = os.environ.get("MASAKARI_VIP")
@@ -36,6 +47,22 @@ def deployed(juju: jubilant.Juju):
         pytest.fail("set MASAKARI_VIP to a free address of the model's network")
     juju.deploy(BUNDLE)
     juju.config("masakari", {"vip": vip})
+    # The stand-in hypervisors have no nova-compute: the monitors wait for nova.conf
+    # (never guessing nova's host) until it gets nova's host setting.
+    count = len(juju.status().apps["compute"].units)
+    juju.wait(
+        lambda s: (
+            len(monitors_units(s)) == count and set(monitors_units(s).values()) == {NOVA_WAIT}
+        ),
+        timeout=60 * 60,
+    )
+    for sub in monitors_units(juju.status()):
+        juju.ssh(
+            sub,
+            "sudo mkdir -p /etc/nova && printf '[DEFAULT]\\nhost = %s\\n' \"$(hostname -f)\" "
+            "| sudo tee /etc/nova/nova.conf",
+        )
+    juju.config("masakari-monitors", {"segment-name": "rack-1"})  # a hook that reads it
     juju.wait(jubilant.all_active, timeout=60 * 60)
     juju.wait(jubilant.all_agents_idle)
     return juju
@@ -59,33 +86,25 @@ def test_relation_data_on_both_sides(deployed: jubilant.Juju):
     for data in remote["related-units"].values():
         assert json.loads(data["data"]["enable-resources"]) is False
         assert isinstance(json.loads(data["data"]["remote-hostname"]), str)
+    for sub in monitors_units(deployed.status()):
+        # The node name pacemaker-remote registered is the one the monitors register.
+        node = unit_data(deployed, sub, "pacemaker-node")[0]
+        (pacemaker,) = node["related-units"].values()
+        registration = unit_data(deployed, sub, "registration")[0]["local-unit"]["data"]
+        assert pacemaker["data"]["node-name"] == registration["hostname"]
     identity = unit_data(deployed, "masakari/0", "identity-service")[0]
     assert identity["local-unit"]["data"]["service"] == "masakari"
     assert any("service_password" in u["data"] for u in identity["related-units"].values())
 
 
 def test_hypervisors_are_published_and_registration_reaches_the_api(deployed: jubilant.Juju):
-    """The stand-in hypervisors have no nova-compute: give them nova's host setting.
+    """The stand-in hypervisors got nova's host setting (the fixture), names agree.
 
     Their masakari-monitors units then publish on registration, and the masakari leader
     asks the real Masakari API to add them; masakari refuses (no nova to find them in),
     which the leader reports as a registration it will retry.
     """
-    status = deployed.status()
-    monitors = [
-        sub
-        for unit in status.apps["compute"].units.values()
-        for sub in unit.subordinates
-        if sub.startswith("masakari-monitors/")
-    ]
-    for sub in monitors:
-        deployed.ssh(
-            sub,
-            "sudo mkdir -p /etc/nova && printf '[DEFAULT]\\nhost = %s\\n' \"$(hostname -f)\" "
-            "| sudo tee /etc/nova/nova.conf",
-        )
-    deployed.config("masakari-monitors", {"segment-name": "rack-1"})
-    deployed.wait(jubilant.all_agents_idle)
+    monitors = list(monitors_units(deployed.status()))
     published = {
         unit_data(deployed, sub, "registration")[0]["local-unit"]["data"].get("hostname")
         for sub in monitors

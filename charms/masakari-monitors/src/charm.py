@@ -4,7 +4,9 @@
 Every event runs :meth:`MasakariMonitorsCharm._reconcile`: validate config, install the
 enabled monitors, ask keystone for credentials, render masakarimonitors.conf (restarting
 only the monitors whose inputs changed) and set one status. The host name the monitors
-report must be nova's compute host name; the charm blocks when they disagree.
+report must be nova's compute host name and the Pacemaker node name pacemaker-remote
+publishes on pacemaker-node; the charm blocks when they disagree and waits, monitors
+stopped, until nova-compute has written nova.conf.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import logging
 import monitors_workload as wl
 import ops
 from monitors_config import MONITORS, ConfigError, MonitorsConfig, load_config
-from openstack_charm_lib import actions, apt, hypervisors, relations, services
+from openstack_charm_lib import actions, apt, hypervisors, pacemaker_node, relations, services
 from openstack_charm_lib.charm_base import ReconcilingCharm
 from openstack_charm_lib.host import CommandError
 from openstack_charm_lib.network import is_hostname
@@ -25,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 CREDENTIALS = "identity-credentials"
 REGISTRATION = "registration"
+PACEMAKER_NODE = pacemaker_node.RELATION
 ALL_MONITORS = tuple(MONITORS.values())
 
 
@@ -36,7 +39,8 @@ class MasakariMonitorsCharm(ReconcilingCharm):
         self._stored.set_default(sources_updated=False, pending_restarts=[], rendered={})
         events = [self.on.install, self.on.upgrade_charm, self.on.config_changed]
         events.append(self.on.update_status)
-        for rel in (self.on[CREDENTIALS], self.on["container"], self.on[REGISTRATION]):
+        endpoints = (CREDENTIALS, "container", REGISTRATION, PACEMAKER_NODE)
+        for rel in (self.on[name] for name in endpoints):
             events += [rel.relation_joined, rel.relation_changed, rel.relation_broken]
         # The keystone unit that answered may leave; another one's answer then counts.
         events.append(self.on[CREDENTIALS].relation_departed)
@@ -68,10 +72,10 @@ class MasakariMonitorsCharm(ReconcilingCharm):
             services.ensure_stopped(self.host, monitor)
 
         hostname = config.hostname or self.host.fqdn()
-        nova = wl.nova_host(self.host.read_text(wl.NOVA_CONF), self.host.hostname())
-        consistent = nova is None or nova == hostname
-        # Only a name nova has confirmed is worth registering: masakari refuses others.
-        self._publish_registration(config, hostname if nova == hostname else None)
+        agreed = self._agreed_name(config, hostname)
+        # Only a name nova and Pacemaker confirm is worth registering: masakari would
+        # never match the host monitor's notifications to any other.
+        self._publish_registration(config, agreed if isinstance(agreed, str) else None)
 
         relation = self.model.get_relation(CREDENTIALS)
         if relation is None:
@@ -82,19 +86,9 @@ class MasakariMonitorsCharm(ReconcilingCharm):
         if isinstance(state, relations.NotReady):
             self._stop(config.monitors)
             return ops.WaitingStatus(state.reason)
-
-        if nova is not None and not is_hostname(nova):
+        if isinstance(agreed, ops.StatusBase):
             self._stop(config.monitors)
-            return ops.BlockedStatus(
-                f"nova-compute's host in {wl.NOVA_CONF} ([DEFAULT] host) is not a valid host "
-                "name: fix nova-compute's configuration"
-            )
-        if not consistent:
-            self._stop(config.monitors)
-            return ops.BlockedStatus(
-                f"hostname {hostname!r} differs from nova-compute's host {nova!r}: set this "
-                f"charm's hostname and pacemaker-remote's remote-hostname to {nova!r}"
-            )
+            return agreed
         if not config.monitors:
             return ops.BlockedStatus("Every monitor is disabled: enable at least one")
         group = services.run_as_group(self.host, config.monitors[0])
@@ -114,7 +108,7 @@ class MasakariMonitorsCharm(ReconcilingCharm):
             self._stop(config.monitors)
             return ops.BlockedStatus(
                 "The host monitor needs pacemaker_remote running here: "
-                "relate pacemaker-remote to nova-compute"
+                "see pacemaker-remote's status"
             )
         for monitor in services.converge(self.host, config.monitors, pending):
             logger.error("could not start %s", monitor)
@@ -126,6 +120,35 @@ class MasakariMonitorsCharm(ReconcilingCharm):
             m.removeprefix("masakari-").removesuffix("-monitor") for m in config.monitors
         )
         return ops.ActiveStatus(f"Unit is ready (monitors: {names}; reporting as {hostname})")
+
+    def _agreed_name(self, config: MonitorsConfig, hostname: str) -> str | ops.StatusBase:
+        """The one name nova, the monitors and Pacemaker use for this host, or why not."""
+        nova_conf = self.host.read_text(wl.NOVA_CONF)
+        if nova_conf is None:
+            # Without nova.conf nova's host is unknown: a guess could be the wrong name.
+            return ops.WaitingStatus(f"Waiting for nova-compute to write {wl.NOVA_CONF}")
+        nova = wl.nova_host(nova_conf, self.host.hostname())
+        if not is_hostname(nova):
+            return ops.BlockedStatus(
+                f"nova-compute's host in {wl.NOVA_CONF} ([DEFAULT] host) is not a valid host "
+                "name: fix nova-compute's configuration"
+            )
+        node_name = None
+        relation = self.model.get_relation(PACEMAKER_NODE)
+        if relation is not None:
+            node = pacemaker_node.read(relation)
+            if isinstance(node, relations.NotReady):
+                return ops.WaitingStatus(node.reason)
+            node_name = node.info
+        elif config.host_monitor:
+            # The host monitor reports Pacemaker node names: without the relation
+            # nothing says that pacemaker-remote registered this host under nova's name.
+            return ops.BlockedStatus(
+                f"Missing relation: relate pacemaker-remote:{PACEMAKER_NODE} to "
+                f"masakari-monitors:{PACEMAKER_NODE} (the host monitor needs it)"
+            )
+        problem = wl.names_problem(nova, hostname, node_name)
+        return ops.BlockedStatus(problem) if problem else nova
 
     def _publish_registration(self, config: MonitorsConfig, hostname: str | None) -> None:
         """Tell masakari how to register this hypervisor; None withdraws it."""

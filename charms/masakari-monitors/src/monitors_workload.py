@@ -89,16 +89,33 @@ def build_files(
     return files
 
 
-def nova_host(nova_conf: str | None, short_hostname: str) -> str | None:
+def names_problem(nova: str, hostname: str, node_name: str | None) -> str | None:
+    """Why nova's host, the monitors' ``hostname`` and the Pacemaker node name differ.
+
+    nova's host is the one to follow: instances and the compute service are recorded
+    under it, so the other two are the ones to change. ``node_name`` None: no
+    pacemaker-node relation (the host monitor is disabled), two names to compare.
+    """
+    names = {"masakari-monitors' hostname": hostname}
+    if node_name is not None:
+        names["pacemaker-remote's remote-hostname"] = node_name
+    wrong = [what for what, value in names.items() if value != nova]
+    if not wrong:
+        return None
+    seen = ", ".join(f"{what} {value!r}" for what, value in names.items())
+    return (
+        f"Names disagree: nova-compute's host {nova!r}, {seen}: "
+        f"set {' and '.join(wrong)} to {nova!r}"
+    )
+
+
+def nova_host(nova_conf: str, short_hostname: str) -> str:
     """The host name nova-compute registers with: ``[DEFAULT] host``, else the short name.
 
     Read as oslo.config reads nova.conf: ``[DEFAULT]`` may come anywhere and more than
     once, the last assignment wins, ``:`` assigns like ``=``, indented lines continue the
-    previous value and matching quotes around a value are dropped. None when nova.conf is
-    not there (nova-compute not installed yet).
+    previous value and matching quotes around a value are dropped.
     """
-    if nova_conf is None:
-        return None
     host = None
     section = None
     key = None

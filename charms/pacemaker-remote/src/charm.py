@@ -2,9 +2,9 @@
 """The pacemaker-remote charm: a compute host as a remote node of the masakari cluster.
 
 Every event runs :meth:`PacemakerRemoteCharm._reconcile`: install the packages, publish
-this node to hacluster, write the authkey hacluster sent (restarting pacemaker_remote
-only when it changed) and set one status. Without the relation the service is stopped
-and the key removed.
+this node to hacluster (and its node name to masakari-monitors on pacemaker-node), write
+the authkey hacluster sent (restarting pacemaker_remote only when it changed) and set one
+status. Without the relation the service is stopped and the key removed.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 
 import ops
 import pacemaker_remote as pr
-from openstack_charm_lib import actions, apt, services
+from openstack_charm_lib import actions, apt, pacemaker_node, services
 from openstack_charm_lib.charm_base import ReconcilingCharm
 from openstack_charm_lib.host import CommandError
 from openstack_charm_lib.network import is_hostname, is_ip
@@ -41,6 +41,8 @@ class PacemakerRemoteCharm(ReconcilingCharm):
                 rel.relation_departed,
                 rel.relation_broken,
                 self.on["juju-info"].relation_joined,
+                self.on[pacemaker_node.RELATION].relation_joined,
+                self.on[pacemaker_node.RELATION].relation_changed,
             ]
         )
 
@@ -54,6 +56,9 @@ class PacemakerRemoteCharm(ReconcilingCharm):
             # Whatever else is wrong (an invalid option, say), a departed cluster's key goes.
             self._forget_cluster()
         names = self._names()
+        # masakari-monitors checks this name against nova's host: offer only a name this
+        # charm gives (or, once it has an address, will give) hacluster, never a bad one.
+        self._publish_node_name(None if isinstance(names, ops.BlockedStatus) else names[0])
         if isinstance(names, ops.BlockedStatus):
             return names
         remote_hostname, stonith_hostname = names
@@ -127,6 +132,10 @@ class PacemakerRemoteCharm(ReconcilingCharm):
         if not is_hostname(stonith):
             return ops.BlockedStatus(f"stonith-hostname {stonith!r} is not a valid host name")
         return remote, stonith
+
+    def _publish_node_name(self, node_name: str | None) -> None:
+        for relation in self.model.relations[pacemaker_node.RELATION]:
+            pacemaker_node.publish(relation, self.unit, node_name)
 
     def _stonith_problem(self, remote_hostname: str, stonith_hostname: str | None) -> str | None:
         if stonith_hostname is None:

@@ -74,10 +74,25 @@ def keystone(data=None) -> testing.Relation:
     )
 
 
-def state(*, config=None, with_keystone=True, keystone_data=None, extra=()) -> testing.State:
+def pacemaker_node(data=None) -> testing.SubordinateRelation:
+    """pacemaker-remote on this machine, publishing ``data`` (default: the FQDN as node name)."""
+    return testing.SubordinateRelation(
+        "pacemaker-node",
+        "pacemaker-node-name",
+        remote_app_name="pacemaker-remote",
+        remote_unit_data={"node-name": FQDN} if data is None else data,
+    )
+
+
+def state(
+    *, config=None, with_keystone=True, keystone_data=None, node=None, with_node=True, extra=()
+) -> testing.State:
+    """nova-compute, keystone (unless not ``with_keystone``) and pacemaker-remote on ``node``."""
     rels = [testing.SubordinateRelation("container", remote_app_name="nova-compute")]
     if with_keystone:
         rels.append(keystone(keystone_data))
+    if with_node:
+        rels.append(pacemaker_node(node))
     return testing.State(config=config or {}, relations=[*rels, *extra])
 
 

@@ -7,10 +7,11 @@ Two layers, both counted in the tally the unit run prints (conftest.py):
   back with oslo.config's parser exactly as meant;
 * the hook layer runs the charm on arbitrary config, keystone bags (several disagreeing
   units, missing keys, control characters, huge values), nova.conf contents (non-UTF-8
-  included) and event sequences, then checks: no exception, an honest status, every
-  rendered file parses as its reader parses it and holds what the charm meant, no
-  secret in status, logs or relation data, and a replay of the last event changes
-  nothing.
+  included), pacemaker-remote's node name (absent, hostile) and event sequences, then
+  checks: no exception, an honest status, every rendered file parses as its reader
+  parses it and holds what the charm meant, active only when nova's host, the reported
+  name and the node name agree, no secret in status, logs or relation data, no invalid
+  node name in the status, and a replay of the last event changes nothing.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from conftest import CREDENTIALS, FQDN, NOVA_CONF_FQDN, PACKAGES
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from monitors_config import MONITORS, PROCESS_FILE_KEYS, TUNABLES, ConfigError, load_config
+from openstack_charm_lib.network import is_hostname
 from openstack_charm_lib.relations import Credentials
 from openstack_charm_testing import FakeHost
 from openstack_charm_testing import adversarial as adv
@@ -180,9 +182,18 @@ EVENTS = st.sampled_from(
         "keystone_departed",
     ]
 )
+# pacemaker-remote's bag on pacemaker-node; None: the relation is not there.
+NODE = st.one_of(
+    st.none(),
+    st.just({"node-name": FQDN}),
+    st.just({"node-name": "compute-1"}),  # a valid name that disagrees
+    st.just({}),
+    adv.relation_value(FQDN, "compute-1").map(lambda v: {"node-name": v}),
+)
 STEP = st.fixed_dictionaries(
     {
         "event": EVENTS,
+        "node": NODE,
         "config": CONFIG,
         "units": st.one_of(
             st.lists(keystone_bag(), min_size=1, max_size=1),
@@ -278,6 +289,14 @@ def build_state(step, previous: testing.State | None) -> testing.State:
         **published,
     )
     relations = [keystone, kept.get(8, container)]
+    if step["node"] is not None:
+        node = testing.SubordinateRelation(
+            "pacemaker-node",
+            remote_app_name="pacemaker-remote",
+            remote_unit_data=step["node"],
+            id=9,
+        )
+        relations.append(node)
     return testing.State(
         config=step["config"], relations=relations, stored_states=base.stored_states
     )
@@ -305,8 +324,9 @@ def secrets_of(steps) -> set[str]:
     }
 
 
-def check_outcome(case, ctx, host, spy, out, steps) -> None:
+def check_outcome(case, ctx, host, spy, out, steps, step) -> None:
     assert out.unit_status.name in STATUSES, out.unit_status
+    check_names(host, out, step["node"])
     if spy.meant is not None and host.exists(wl.CONF):
         text = host.read_text(wl.CONF) or ""
         meant = spy.meant
@@ -321,6 +341,20 @@ def check_outcome(case, ctx, host, spy, out, steps) -> None:
         said.extend(relation.local_unit_data.values())
         said.extend(relation.local_app_data.values())
     case.no_leak(secrets_of(steps), said)
+
+
+def check_names(host, out, node) -> None:
+    """Active only on one agreed name; a node name that is no host name is never shown."""
+    sent = (node or {}).get("node-name", "")
+    if sent and not is_hostname(sent) and len(sent.strip()) >= 4:
+        assert sent.strip() not in out.unit_status.message, "status shows a hostile node name"
+    if out.unit_status.name != "active":
+        return
+    reported = adv.parse_oslo_ini(host.read_text(wl.CONF) or "")["DEFAULT"]["hostname"][0]
+    nova = wl.nova_host(host.read_text(wl.NOVA_CONF) or "", host.hostname())
+    assert reported == nova, "active while reporting a name nova does not use"
+    if node is not None:
+        assert sent == reported, "active while Pacemaker knows this host by another name"
 
 
 def check_conf(text: str, meant) -> None:
@@ -368,7 +402,7 @@ def test_any_sequence_of_hostile_input_gives_a_status_and_a_valid_file(
             spy.meant = None
             state = build_state(step, out)
             out = ctx.run(event_for(ctx, step["event"], state), state)
-            check_outcome(case, ctx, host, spy, out, steps)
+            check_outcome(case, ctx, host, spy, out, steps, step)
         assert out is not None
         # Replay the last event on the state it left: nothing may change.
         before, host.commands[:] = adv.snapshot(host.root), []
@@ -392,7 +426,12 @@ def test_any_sequence_of_hostile_input_gives_a_status_and_a_valid_file(
 def test_actions_never_raise_and_never_print_the_password(monkeypatch, action):
     host = make_host(NOVA_CONF_FQDN.encode(), True)
     monkeypatch.setattr(charm.MasakariMonitorsCharm, "_make_host", lambda self: host)
-    step = {"event": "config_changed", "config": {}, "units": [dict(CREDENTIALS)]}
+    step = {
+        "event": "config_changed",
+        "config": {},
+        "units": [dict(CREDENTIALS)],
+        "node": {"node-name": FQDN},
+    }
     ctx = testing.Context(charm.MasakariMonitorsCharm)
     state = build_state(step, None)
     out = ctx.run(ctx.on.config_changed(), state)

@@ -9,7 +9,8 @@ Two layers, both counted in the tally the unit run prints (conftest.py):
 * the hook layer runs the charm on arbitrary options, 0-3 hacluster units (agreeing,
   disagreeing, hostile keys), name resolution and event sequences including departures,
   then checks: no exception, an honest status, a published bag hacluster can decode whose
-  stonith-hostname (when set) fences this node, an authkey file that is the agreed key
+  stonith-hostname (when set) fences this node, a pacemaker-node name that is the valid
+  remote-hostname or nothing, an authkey file that is the agreed key
   (root:haclient 0440) or none, no key in status or logs, a replay of the last event
   changes nothing, and relation-broken removes the key.
 """
@@ -154,9 +155,12 @@ def build_state(step, previous: testing.State | None) -> testing.State:
     container = kept.get(6) or testing.SubordinateRelation(
         "juju-info", remote_app_name="nova-compute", id=6
     )
+    node = kept.get(9) or testing.SubordinateRelation(
+        "pacemaker-node", remote_app_name="masakari-monitors", id=9
+    )
     return testing.State(
         config=step["config"],
-        relations=[relation, container],
+        relations=[relation, container, node],
         networks=[remote_network()],
         stored_states=base.stored_states,
     )
@@ -191,6 +195,7 @@ def check_outcome(case, ctx, host, out, step, previous_key: bytes | None) -> Non
     bag = dict(out.get_relation(5).local_unit_data)
     if "remote-hostname" in bag:
         case.file("pacemaker-remote bag", lambda: check_published(bag))
+    check_node_name(out.get_relation(9).local_unit_data, step["config"])
     key = host.read_bytes(pr.AUTHKEY)
     if out.unit_status.name == "active":
         assert key is not None and key == agreed_key(step["units"]), "active on a wrong key"
@@ -217,6 +222,14 @@ def check_published(bag) -> None:
         raise adv.InvalidFileError("remote-ip is not an IP address")
     if stonith is not None and remote not in pr.fenced_names(stonith):
         raise adv.InvalidFileError(f"st-maas would list {stonith!r} but not node {remote!r}")
+
+
+def check_node_name(bag, config) -> None:
+    """The monitors see the node name hacluster is given, and nothing while the names are bad."""
+    meant = str(config.get("remote-hostname") or "").strip() or FQDN
+    stonith = str(config.get("stonith-hostname") or "").strip() or FQDN
+    valid = is_hostname(meant) and (not config.get("enable-stonith") or is_hostname(stonith))
+    assert bag.get("node-name") == (meant if valid else None), "pacemaker-node bag is wrong"
 
 
 def make_host(resolvable) -> FakeHost:

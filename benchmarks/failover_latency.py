@@ -42,7 +42,8 @@ PROFILES = {
     },
     "this charm's defaults": {},
     # Checks every 10 s, two consecutive offline samples (a single missed corosync beat
-    # is not a failure), and 20 s for MAAS fencing to power the node off.
+    # is not a failure). host-stonith-wait 20 is what the README's profile sets; on a
+    # pacemaker-remote node, as here, the host monitor never waits for it.
     "fast (README)": {
         "host-monitoring-interval": 10,
         "host-monitoring-samples": 2,

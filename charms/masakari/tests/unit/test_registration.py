@@ -354,6 +354,23 @@ def test_malformed_answers_are_api_errors_not_crashes(call, body, message):
         assert any(message in r for r in report.retry), report.retry
 
 
+def test_an_error_answer_nested_too_deeply_is_named_by_its_status():
+    fake = FakeMasakari()
+
+    def deep_errors(method, url, headers, data):
+        status, head, raw = fake(method, url, headers, data)
+        return (
+            (409, head, b"[" * 5000)
+            if method == "POST" and "/hosts" in url
+            else (status, head, raw)
+        )
+
+    api = client(fake)
+    api._transport = deep_errors
+    report = reconcile(api, {"compute-1": RACK["compute-1"]}, Managed(), AUTO)
+    assert report.retry == ["adding compute-1 to rack-a: POST /segments/{id}/hosts: HTTP 409"]
+
+
 # -- cooperation with masakari-engine and operators ------------------------------------
 
 

@@ -5,7 +5,8 @@ charms (masakari-monitors publishes, the masakari leader registers, disabling a 
 nova-compute); the suite's zaza configure step then finds them through openstacksdk, as
 zaza runs it; killing a hypervisor's pacemaker_remoted must end in a finished recovery,
 for each recovery method, and the charm leaves the spares masakari used as masakari left
-them; the day-2 actions run against the real API; 1,000 hosts register and leave.
+them; the day-2 actions run against the real API, and a host created by hand outlives
+its masakari-monitors unit; 1,000 hosts register and leave.
 """
 
 from __future__ import annotations
@@ -336,11 +337,26 @@ def test_the_way_back_after_a_failover_uses_the_actions(stack):
     with pytest.raises(testing.ActionFailed) as refused:
         stack.action("remove-host", hostname=MONITOR_HOST)
     assert refused.value.message.startswith(f"automatic registration keeps {MONITOR_HOST}")
-    # A hypervisor added by hand is the operator's to remove.
+    # A hypervisor added by hand is the operator's: when its masakari-monitors unit
+    # comes, the charm leaves the host alone and says so, and its departure keeps it.
     stack.services.nova("POST", "/_double/service", {"host": "bench-1.maas"})
     added = stack.action("add-host", segment="segment-auto", hostname="bench-1.maas")
     assert added["host"] == "bench-1.maas is a host of segment-auto"
-    assert stack.register(others).writes == 0  # not the charm's: left alone
+    by_hand = stack.hosts("auto")["bench-1.maas"]
+    stack.registration_bags["bench-1.maas"] = {
+        "hostname": "bench-1.maas",
+        "segment": "segment-auto",
+        "reserved": "false",
+    }
+    run = stack.register([*others, "bench-1.maas"])
+    assert run.writes == 0
+    assert run.status.message == (
+        "Unit is ready; hosts registered: 7, segments: 4; host bench-1.maas in segment "
+        "segment-auto registered by hand, left alone"
+    )
+    run = stack.register(others)  # its unit departs
+    assert run.writes == 0 and run.status.message.endswith("hosts registered: 6, segments: 4")
+    assert stack.hosts("auto")["bench-1.maas"] == by_hand
     assert stack.action("remove-host", hostname="bench-1.maas") == {
         "removed": "bench-1.maas from segment-auto"
     }

@@ -658,7 +658,11 @@ class MasakariCharm(ReconcilingCharm):
                 results = segment_actions.add_host(api, params, cfg.service_type)
             elif name == "remove_host":
                 results = segment_actions.remove_host(
-                    api, params, self._desired_hosts().hosts, cfg.auto_register_hosts
+                    api,
+                    params,
+                    self._desired_hosts().hosts,
+                    self._managed(),
+                    cfg.auto_register_hosts,
                 )
             elif name == "set_host_maintenance":
                 results = segment_actions.set_host_maintenance(api, params)

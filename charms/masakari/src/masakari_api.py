@@ -98,7 +98,7 @@ def _error_message(status: int, raw: bytes) -> str:
     """Masakari, nova and keystone wrap errors as {"<kind>": {"message": ...}}."""
     try:
         body = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's limit
         return f"HTTP {status}"
     if isinstance(body, dict):
         for value in body.values():

@@ -1,11 +1,14 @@
 """Automatic registration: bring masakari's segments and hosts to what the hypervisors ask.
 
 The desired state comes from the masakari-host relation (one hypervisor per
-masakari-monitors unit). The charm only ever changes what it registered itself, which it
-remembers in a :class:`Managed` record kept in the peer relation: segments and hosts an
-operator created by hand are used, never changed or removed. One pass lists the
-segments once and the hosts of each relevant segment once; with nothing to do it makes
-no other call.
+masakari-monitors unit). The charm only ever changes what it created itself, which it
+remembers in a :class:`Managed` record kept in the peer relation's application data
+(so a new leader finds it): segments and hosts an operator created by hand are used,
+never changed or removed. A host is the charm's when the charm added it: one found
+already registered where its unit asks is not taken over, only reported (the active
+status names it); once an operator removes it, the charm adds it and from then on it is
+the charm's. One pass lists the segments once and the hosts of each relevant segment
+once; with nothing to do it makes no other call.
 
 Masakari and operators change what the charm registered, and the charm respects it:
 
@@ -63,13 +66,16 @@ def _strings(value: object) -> dict[str, str]:
 
 @dataclasses.dataclass
 class Managed:
-    """What the charm registered and last wrote.
+    """What the charm created and last wrote.
 
     ``segments``: segment name -> the settings the charm last gave it ({} before the
-    record kept them); ``hosts``: host name -> segment name; ``reserved``: host name ->
-    the unit's ``reserved`` the charm last applied; ``nova``: hosts whose nova-compute
-    service still has to follow that; ``elsewhere``: host name -> the segment an operator
-    holds it in, other than the one its unit asks for.
+    record kept them); ``hosts``: host name -> segment name of the hosts the charm
+    added; ``uuids``: host name -> masakari's UUID of that host (a host of the same name
+    an operator registered again by hand has another one; records of earlier charm
+    versions have none until the next pass); ``reserved``: host name -> the unit's
+    ``reserved`` the charm last applied; ``nova``: hosts whose nova-compute service still
+    has to follow that; ``elsewhere``: host name -> the segment an operator holds it in,
+    other than the one its unit asks for.
     """
 
     segments: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
@@ -77,6 +83,7 @@ class Managed:
     reserved: dict[str, bool] = dataclasses.field(default_factory=dict)
     nova: set[str] = dataclasses.field(default_factory=set)
     elsewhere: dict[str, str] = dataclasses.field(default_factory=dict)
+    uuids: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def dumps(self) -> str:
         """Compact, stable JSON for the peer relation."""
@@ -90,6 +97,8 @@ class Managed:
             data["nova"] = sorted(self.nova)
         if self.elsewhere:
             data["elsewhere"] = dict(sorted(self.elsewhere.items()))
+        if self.uuids:
+            data["uuids"] = dict(sorted(self.uuids.items()))
         return json.dumps(data, separators=(",", ":"))
 
     @classmethod
@@ -114,6 +123,7 @@ class Managed:
                 },
                 nova={str(h) for h in data.get("nova", [])},
                 elsewhere=_strings(data.get("elsewhere", {})),
+                uuids=_strings(data.get("uuids", {})),
             )
         except (ValueError, TypeError, AttributeError, RecursionError):
             return cls()
@@ -124,16 +134,26 @@ class Managed:
 
     def forget(self, host: str) -> None:
         """Drop everything recorded about ``host``."""
-        for record in (self.hosts, self.reserved, self.elsewhere):
+        for record in (self.hosts, self.reserved, self.elsewhere, self.uuids):
             record.pop(host, None)
         self.nova.discard(host)
+
+    def owns(self, segment: str, host: dict) -> bool:
+        """Whether ``host``, listed in ``segment``, is one the charm added there.
+
+        A record without the host's UUID (kept by an earlier charm version) is trusted
+        by name; the pass then records the UUID.
+        """
+        name, uuid = host["name"], host["uuid"]
+        return self.hosts.get(name) == segment and self.uuids.get(name, uuid) == uuid
 
 
 @dataclasses.dataclass
 class Report:
     """What a pass did and what is left; ``blocked`` needs the operator, ``retry`` does not.
 
-    ``drift`` lists operators' changes the pass kept (nothing to fix, but worth showing).
+    ``drift`` lists operators' changes the pass kept and the hosts registered by hand
+    it leaves alone (nothing to fix, but worth showing).
     """
 
     managed: Managed
@@ -141,7 +161,7 @@ class Report:
     blocked: list[str] = dataclasses.field(default_factory=list)
     retry: list[str] = dataclasses.field(default_factory=list)
     drift: list[str] = dataclasses.field(default_factory=list)
-    hosts: int = 0  # registered hosts the relation asks for
+    hosts: int = 0  # hosts the relation asks for, registered where asked (by anyone)
     segments: int = 0
 
 
@@ -254,7 +274,8 @@ class _Pass:
                 continue
             try:
                 host = self.listed_hosts(segment).get(name)
-                if host is None:
+                if host is None or not self.managed.owns(segment, host):
+                    # Gone, or registered again by hand since: not the charm's to remove.
                     self.managed.forget(name)
                     continue
                 reason = self.removal_blocker(host)
@@ -294,13 +315,16 @@ class _Pass:
         except ApiError as exc:
             self.report.retry.append(f"listing hosts of {wanted.segment}: {exc}")
             return False
-        self.managed.hosts[wanted.name] = wanted.segment
         self.managed.elsewhere.pop(wanted.name, None)
         self.report.hosts += 1
+        if not self.managed.owns(wanted.segment, present):
+            self.leave_alone(wanted, present)
+            return False
+        self.managed.uuids[wanted.name] = present["uuid"]
         applied = self.managed.reserved.get(wanted.name)
         if applied is None:
-            # Registered before the charm kept this record, or by hand: what masakari
-            # holds stands.
+            # Added by an earlier charm version that kept no reserved value: what
+            # masakari holds stands.
             self.managed.reserved[wanted.name] = wanted.reserved
         elif applied != wanted.reserved:
             # The unit's reserved-host option changed: the one time it is written again.
@@ -320,6 +344,21 @@ class _Pass:
         if wanted.name in self.managed.nova:
             self.follow_in_nova(wanted, present)
         return False
+
+    def leave_alone(self, wanted: Hypervisor, present: dict) -> None:
+        """A host registered by hand where its unit asks: not touched, only reported.
+
+        Nothing about it is recorded, so it is never changed, and never removed when its
+        unit departs; removed by an operator, it is added by the charm and becomes the
+        charm's.
+        """
+        self.managed.forget(wanted.name)
+        asks = ""
+        if bool(present.get("reserved")) != wanted.reserved:
+            asks = f" (its unit asks for reserved={str(wanted.reserved).lower()})"
+        self.report.drift.append(
+            f"host {wanted.name} in segment {wanted.segment} registered by hand, left alone{asks}"
+        )
 
     def still_elsewhere(self, wanted: Hypervisor) -> bool:
         """Whether an operator still holds ``wanted`` in another segment (reported then)."""
@@ -390,6 +429,7 @@ class _Pass:
             self.hosts[wanted.segment][wanted.name] = added
             self.managed.forget(wanted.name)
             self.managed.hosts[wanted.name] = wanted.segment
+            self.managed.uuids[wanted.name] = added["uuid"]
             self.managed.reserved[wanted.name] = wanted.reserved
             self.report.done.append(f"added {wanted.name} to {wanted.segment}")
             self.report.hosts += 1

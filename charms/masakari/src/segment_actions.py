@@ -100,13 +100,13 @@ def _find_host(api: MasakariApi, hostname: str, segment_name: str) -> tuple[dict
     raise ActionRefusedError(f"host {hostname} is not registered in {where}")
 
 
-def _flags(host: dict, managed: Managed) -> str:
+def _flags(segment: dict, host: dict, managed: Managed) -> str:
     flags = [
         label
         for label, on in (
             ("reserved", host.get("reserved")),
             ("maintenance", host.get("on_maintenance")),
-            ("auto", managed.hosts.get(host["name"]) is not None),
+            ("auto", managed.owns(segment["name"], host)),
         )
         if on
     ]
@@ -124,7 +124,7 @@ def list_segments(api: MasakariApi, managed: Managed) -> dict[str, str]:
             f"{segment['name']}: {segment['recovery_method']}, {segment['service_type']}, "
             f"{len(hosts)} hosts, {origin} ({segment['uuid']})"
         )
-        lines.extend(f"  {h['name']}{_flags(h, managed)}" for h in hosts)
+        lines.extend(f"  {h['name']}{_flags(segment, h, managed)}" for h in hosts)
     return {"count": str(len(segments)), "segments": "\n".join(lines) or "no segments"}
 
 
@@ -162,21 +162,34 @@ def remove_host(
     api: MasakariApi,
     params: Mapping[str, object],
     desired: Mapping[str, Hypervisor],
+    managed: Managed,
     auto_register: bool,
 ) -> dict[str, str]:
-    """Unregister a host (one automatic registration does not keep)."""
+    """Unregister a host (one automatic registration does not keep).
+
+    Automatic registration keeps the hosts it added for a related unit. A host registered
+    by hand can be removed even when a unit asks for it: that is how an operator hands
+    it over to the charm, which adds it on its next pass.
+    """
     hostname = _hostname(params)
-    if auto_register and hostname in desired:
+    segment, host = _find_host(api, hostname, _segment_param(params))
+    wanted = desired.get(hostname) if auto_register else None
+    if wanted is not None and managed.owns(segment["name"], host):
         raise ActionRefusedError(
-            f"automatic registration keeps {hostname} in {desired[hostname].segment}: remove "
+            f"automatic registration keeps {hostname} in {segment['name']}: remove "
             "its masakari-monitors unit, or set auto-register-hosts=false first"
         )
-    segment, host = _find_host(api, hostname, _segment_param(params))
     try:
         api.remove_host(segment["uuid"], host["uuid"])
     except ApiError as exc:
         raise ActionRefusedError(f"could not remove {hostname}: {exc}") from None
-    return {"removed": f"{hostname} from {segment['name']}"}
+    results = {"removed": f"{hostname} from {segment['name']}"}
+    if wanted is not None:
+        results["registration"] = (
+            f"its masakari-monitors unit asks for {hostname} in {wanted.segment}: the "
+            "leader adds it there on its next hook"
+        )
+    return results
 
 
 def set_host_maintenance(api: MasakariApi, params: Mapping[str, object]) -> dict[str, str]:

@@ -54,6 +54,7 @@ def test_first_pass_creates_segments_and_hosts_and_records_them():
         {"rack-a": AUTO_FIELDS},
         dict.fromkeys(RACK, "rack-a"),
         reserved={"compute-1": False, "compute-2": False, "spare-1": True},
+        uuids={name: host["uuid"] for name, host in members.items()},
     )
     assert fake.services["spare-1"]["status"] == "disabled"
     assert fake.services["spare-1"]["disabled_reason"] == (
@@ -152,19 +153,101 @@ def test_a_finished_notification_does_not_keep_a_departed_host():
     assert "compute-2" not in fake.members("rack-a")
 
 
-def test_what_an_operator_created_is_used_but_never_changed_or_removed():
+HAND_MADE = "host compute-1 in segment rack-a registered by hand, left alone"
+
+
+def test_an_operators_segment_and_hosts_are_used_but_never_changed_or_removed():
     fake = FakeMasakari()
     theirs = fake.add_segment("rack-a", method="rh_priority")
-    fake.add_host(theirs, "compute-1")
+    by_hand = fake.add_host(theirs, "compute-1")
     fake.add_host(theirs, "manual-7")
     other = fake.add_segment("lab")
     report = reconcile(client(fake), RACK, Managed(), AUTO)
     assert theirs["recovery_method"] == "rh_priority"
-    assert report.managed.segments == {}  # adopted hosts, not the segment
-    assert set(report.managed.hosts) == {"compute-1", "compute-2", "spare-1"}
+    assert report.managed.segments == {}
+    assert set(report.managed.hosts) == {"compute-2", "spare-1"}  # the two it added
+    assert report.drift == [HAND_MADE]
+    assert report.hosts == 3  # compute-1 is registered where its unit asks, by hand
     report = reconcile(client(fake), {}, report.managed, AUTO)
-    assert set(fake.members("rack-a")) == {"manual-7"}
+    assert set(fake.members("rack-a")) == {"compute-1", "manual-7"}
+    assert fake.members("rack-a")["compute-1"] is by_hand
     assert fake.segment_named("rack-a") is theirs and other["uuid"] in fake.segments
+    assert report.done == ["removed compute-2 from rack-a", "removed spare-1 from rack-a"]
+
+
+def test_a_hand_made_host_is_never_updated_whatever_its_unit_asks():
+    fake = FakeMasakari()
+    segment = fake.add_segment("rack-a")
+    fake.add_host(segment, "compute-1", reserved=True)
+    managed = reconcile(client(fake), RACK, Managed(), AUTO).managed
+    asks = [RACK, {**RACK, "compute-1": Hypervisor("compute-1", "rack-a", True)}, RACK]
+    for hosts in asks:
+        fake.calls.clear()
+        report = reconcile(client(fake), hosts, managed, AUTO)
+        managed = report.managed
+        assert fake.writes() == [] and not report.done
+        assert fake.members("rack-a")["compute-1"]["reserved"] is True
+        assert "compute-1" not in managed.hosts and "compute-1" not in managed.reserved
+    assert report.drift == [f"{HAND_MADE} (its unit asks for reserved=false)"]
+    assert "compute-1" not in fake.services  # nor its nova-compute service
+
+
+def test_a_hand_made_host_in_the_charms_segment_stays_when_its_unit_departs():
+    fake = FakeMasakari()
+    managed = registered(fake, {k: v for k, v in RACK.items() if k != "compute-1"})
+    fake.add_host(fake.segment_named("rack-a"), "compute-1")  # add-host, by hand
+    report = reconcile(client(fake), RACK, managed, AUTO)
+    assert report.drift == [HAND_MADE] and fake.writes() == []
+    report = reconcile(client(fake), {}, report.managed, AUTO)
+    assert set(fake.members("rack-a")) == {"compute-1"}
+    assert set(report.managed.segments) == {"rack-a"}  # kept for the operator's host
+    assert not report.managed.hosts
+
+
+def test_a_hand_made_host_the_operator_removes_is_added_and_becomes_the_charms():
+    fake = FakeMasakari()
+    by_hand = fake.add_host(fake.add_segment("rack-a"), "compute-1", reserved=True)
+    managed = reconcile(client(fake), RACK, Managed(), AUTO).managed
+    del fake.hosts[by_hand["uuid"]]
+    report = reconcile(client(fake), RACK, managed, AUTO)
+    added = fake.members("rack-a")["compute-1"]
+    assert report.done == ["added compute-1 to rack-a"] and not report.drift
+    assert added["reserved"] is False
+    assert report.managed.uuids["compute-1"] == added["uuid"]
+    report = reconcile(client(fake), {}, report.managed, AUTO)
+    assert "removed compute-1 from rack-a" in report.done
+    assert set(fake.members("rack-a")) == set()
+
+
+def test_a_host_registered_again_by_hand_under_the_charms_name_is_not_taken_back():
+    fake = FakeMasakari()
+    managed = registered(fake)
+    # Between two hooks an operator deletes the charm's compute-1 and registers it again.
+    del fake.hosts[fake.members("rack-a")["compute-1"]["uuid"]]
+    again = fake.add_host(fake.segment_named("rack-a"), "compute-1")
+    report = reconcile(client(fake), RACK, managed, AUTO)
+    assert report.drift == [HAND_MADE] and fake.writes() == []
+    assert "compute-1" not in report.managed.hosts
+    report = reconcile(client(fake), {}, report.managed, AUTO)
+    assert fake.members("rack-a") == {"compute-1": again}
+    # ... and one that goes between a unit's departure and the next hook is not removed.
+    fake = FakeMasakari()
+    managed = registered(fake)
+    del fake.hosts[fake.members("rack-a")["compute-2"]["uuid"]]
+    fake.add_host(fake.segment_named("rack-a"), "compute-2")
+    gone = {k: v for k, v in RACK.items() if k != "compute-2"}
+    report = reconcile(client(fake), gone, managed, AUTO)
+    assert "compute-2" in fake.members("rack-a") and "compute-2" not in report.managed.hosts
+
+
+def test_a_host_the_charm_added_stays_its_own_after_an_operators_edit():
+    fake = FakeMasakari()
+    managed = registered(fake)
+    fake.members("rack-a")["compute-1"].update(reserved=True, control_attributes="IPMI")
+    report = reconcile(client(fake), RACK, managed, AUTO)
+    assert not report.drift and report.managed.hosts["compute-1"] == "rack-a"
+    report = reconcile(client(fake), {}, report.managed, AUTO)
+    assert "removed compute-1 from rack-a" in report.done
 
 
 def test_an_own_segment_an_operator_added_hosts_to_is_kept():
@@ -222,7 +305,10 @@ def test_a_host_moves_when_its_unit_changes_segment():
     assert set(fake.members("rack-b")) == {"compute-1"}
     assert fake.segment_named("rack-a") is None
     assert report.managed == Managed(
-        {"rack-b": AUTO_FIELDS}, {"compute-1": "rack-b"}, reserved={"compute-1": False}
+        {"rack-b": AUTO_FIELDS},
+        {"compute-1": "rack-b"},
+        reserved={"compute-1": False},
+        uuids={"compute-1": fake.members("rack-b")["compute-1"]["uuid"]},
     )
 
 
@@ -273,11 +359,12 @@ def test_managed_record_round_trips_and_tolerates_garbage():
         reserved={"h1": True},
         nova={"h1"},
         elsewhere={"h3": "lab"},
+        uuids={"h2": "u2", "h1": "u1"},
     )
     assert record.dumps() == (
         '{"segments":{"a":{},"b":{"recovery_method":"auto","service_type":"COMPUTE"}},'
         '"hosts":{"h1":"a","h2":"b"},"reserved":{"h1":true},"nova":["h1"],'
-        '"elsewhere":{"h3":"lab"}}'
+        '"elsewhere":{"h3":"lab"},"uuids":{"h1":"u1","h2":"u2"}}'
     )
     assert Managed.loads(record.dumps()) == record
     # The record's first form: segment names only.
@@ -354,6 +441,23 @@ def test_malformed_answers_are_api_errors_not_crashes(call, body, message):
         assert any(message in r for r in report.retry), report.retry
 
 
+def test_an_error_answer_nested_too_deeply_is_named_by_its_status():
+    fake = FakeMasakari()
+
+    def deep_errors(method, url, headers, data):
+        status, head, raw = fake(method, url, headers, data)
+        return (
+            (409, head, b"[" * 5000)
+            if method == "POST" and "/hosts" in url
+            else (status, head, raw)
+        )
+
+    api = client(fake)
+    api._transport = deep_errors
+    report = reconcile(api, {"compute-1": RACK["compute-1"]}, Managed(), AUTO)
+    assert report.retry == ["adding compute-1 to rack-a: POST /segments/{id}/hosts: HTTP 409"]
+
+
 # -- cooperation with masakari-engine and operators ------------------------------------
 
 
@@ -418,6 +522,8 @@ def test_a_record_without_reserved_values_adopts_what_masakari_holds():
     assert fake.writes() == [] and not report.drift
     assert report.managed.reserved == {"compute-1": False, "compute-2": False, "spare-1": True}
     assert report.managed.segments == {"rack-a": AUTO_FIELDS}
+    # The hosts it names are trusted as the charm's, and their UUIDs recorded.
+    assert report.managed.uuids == {n: h["uuid"] for n, h in fake.members("rack-a").items()}
 
 
 def test_a_spare_disabled_by_an_operator_keeps_their_reason():

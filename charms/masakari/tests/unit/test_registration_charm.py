@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import charm
 import masakari_api
 import ops
 import pytest
-from conftest import KEYSTONE_DATA, full_state, keystone_relation, synced
+from conftest import DB_DATA, KEYSTONE_DATA, db_relation, full_state, keystone_relation, synced
 from fake_masakari_api import FakeMasakari
 from ops import testing
 
@@ -49,9 +50,13 @@ def state(*, units=None, config=None, leader=True, app_data=None):
     )
 
 
+def app(out) -> dict[str, str]:
+    """The peer application data a hook left."""
+    return dict(next(r for r in out.relations if r.endpoint == "cluster").local_app_data)
+
+
 def record(out) -> dict:
-    peers = next(r for r in out.relations if r.endpoint == "cluster")
-    return json.loads(peers.local_app_data.get("registered-hosts", "{}"))
+    return json.loads(app(out).get("registered-hosts", "{}"))
 
 
 def test_the_leader_registers_every_related_hypervisor(ctx, installed, fake):
@@ -63,6 +68,7 @@ def test_the_leader_registers_every_related_hypervisor(ctx, installed, fake):
         "segments": {"rack-a": {"recovery_method": "auto", "service_type": "COMPUTE"}},
         "hosts": dict.fromkeys(sorted(members), "rack-a"),
         "reserved": {"compute-0.maas": False, "compute-1.maas": False, "spare-0.maas": True},
+        "uuids": {name: host["uuid"] for name, host in members.items()},
     }
     assert fake.services["spare-0.maas"]["status"] == "disabled"
     assert out.unit_status == ops.ActiveStatus("Unit is ready; hosts registered: 3, segments: 1")
@@ -273,9 +279,9 @@ def test_actions_need_keystones_credentials(ctx, installed, fake):
 
 
 def test_remove_host_refuses_what_automatic_registration_keeps(ctx, installed, fake):
-    ctx.run(ctx.on.config_changed(), state())
+    out = ctx.run(ctx.on.config_changed(), state())
     with pytest.raises(testing.ActionFailed) as failed:
-        run_action(ctx, "remove-host", {"hostname": "compute-1.maas"}, state())
+        run_action(ctx, "remove-host", {"hostname": "compute-1.maas"}, state(app_data=app(out)))
     assert failed.value.message == (
         "automatic registration keeps compute-1.maas in rack-a: remove its masakari-monitors "
         "unit, or set auto-register-hosts=false first"
@@ -409,3 +415,98 @@ def test_a_keystone_host_that_makes_no_url_does_not_crash_the_leader(ctx, instal
     out = ctx.run(ctx.on.update_status(), st)
     assert out.unit_status.name in ("waiting", "blocked"), out.unit_status
     assert "ks-secret-pw" not in out.unit_status.message
+
+
+# -- hosts registered by hand ---------------------------------------------------------------
+
+HAND_MADE_NOTE = (
+    "host compute-1.maas in segment rack-a registered by hand, left alone "
+    "(its unit asks for reserved=false)"
+)
+
+
+def hand_made(fake: FakeMasakari) -> dict:
+    """compute-1.maas registered by hand (a spare) in the segment its unit asks for."""
+    return fake.add_host(fake.add_segment("rack-a"), "compute-1.maas", reserved=True)
+
+
+def test_a_hand_made_host_is_never_updated_and_the_status_names_it(ctx, installed, fake):
+    by_hand = dict(hand_made(fake))
+    out = ctx.run(ctx.on.config_changed(), state())
+    assert out.unit_status == ops.ActiveStatus(
+        f"Unit is ready; hosts registered: 3, segments: 1; {HAND_MADE_NOTE}"
+    )
+    assert fake.members("rack-a")["compute-1.maas"] == by_hand
+    assert "compute-1.maas" not in record(out)["hosts"]
+    fake.calls.clear()
+    out = ctx.run(ctx.on.update_status(), state(app_data=app(out)))
+    assert fake.writes() == [] and HAND_MADE_NOTE in out.unit_status.message
+
+
+def test_a_hand_made_host_is_not_removed_when_its_unit_departs(ctx, installed, fake):
+    by_hand = dict(hand_made(fake))
+    out = ctx.run(ctx.on.config_changed(), state())
+    rel = hosts_relation({0: MONITORS[0]})
+    after = full_state(extra=[rel], app_data=app(out))
+    for departing in (1, 2):
+        out = ctx.run(ctx.on.relation_departed(rel, remote_unit=departing), after)
+        after = full_state(extra=[rel], app_data=app(out))
+    assert fake.members("rack-a") == {
+        "compute-0.maas": fake.members("rack-a")["compute-0.maas"],
+        "compute-1.maas": by_hand,
+    }  # spare-0.maas, the charm's, was removed
+    assert out.unit_status == ops.ActiveStatus("Unit is ready; hosts registered: 1, segments: 1")
+
+
+def test_a_charm_made_host_is_updated_and_removed_as_its_unit_asks(ctx, installed, fake):
+    out = ctx.run(ctx.on.config_changed(), state())
+    spare = {**MONITORS, 2: {**MONITORS[2], "reserved": "false"}}
+    out = ctx.run(ctx.on.config_changed(), state(units=spare, app_data=app(out)))
+    assert fake.members("rack-a")["spare-0.maas"]["reserved"] is False
+    assert fake.service("spare-0.maas")["status"] == "enabled"
+    rel = hosts_relation({0: MONITORS[0]})
+    after = full_state(extra=[rel], app_data=app(out))
+    ctx.run(ctx.on.relation_departed(rel, remote_unit=2), after)
+    assert set(fake.members("rack-a")) == {"compute-0.maas"}
+
+
+def test_a_new_leader_keeps_the_record_of_what_the_charm_created(ctx, installed, fake):
+    by_hand = dict(hand_made(fake))
+    out = ctx.run(ctx.on.config_changed(), state())
+    # The old leader loses leadership: its hooks leave the record as it is.
+    out = ctx.run(ctx.on.update_status(), state(leader=False, app_data=app(out)))
+    kept = app(out)
+    assert json.loads(kept["registered-hosts"])["hosts"] == {
+        "compute-0.maas": "rack-a",
+        "spare-0.maas": "rack-a",
+    }
+    # masakari/1 is elected and every monitors unit departs.
+    other = testing.Context(charm.MasakariCharm, unit_id=1)
+    db = db_relation({**DB_DATA, "allowed_units": "masakari/0 masakari/1"})
+    st = state(units={}, app_data=kept)
+    st = dataclasses.replace(
+        st, relations=[db if r.endpoint == "shared-db" else r for r in st.relations]
+    )
+    out = other.run(other.on.leader_elected(), st)
+    assert fake.members("rack-a") == {"compute-1.maas": by_hand}
+    assert record(out) == {"segments": {}, "hosts": {}}
+    assert out.unit_status == ops.ActiveStatus("Unit is ready")
+
+
+def test_remove_host_hands_a_hand_made_host_over_to_the_charm(ctx, installed, fake):
+    hand_made(fake)
+    out = ctx.run(ctx.on.config_changed(), state())
+    run_action(ctx, "list-segments", st=state(app_data=app(out)))
+    assert "  compute-1.maas [reserved]" in ctx.action_results["segments"].splitlines()
+    run_action(ctx, "remove-host", {"hostname": "compute-1.maas"}, state(app_data=app(out)))
+    assert ctx.action_results == {
+        "removed": "compute-1.maas from rack-a",
+        "registration": "its masakari-monitors unit asks for compute-1.maas in rack-a: the "
+        "leader adds it there on its next hook",
+    }
+    out = ctx.run(ctx.on.update_status(), state(app_data=app(out)))
+    assert out.unit_status == ops.ActiveStatus("Unit is ready; hosts registered: 3, segments: 1")
+    assert record(out)["hosts"]["compute-1.maas"] == "rack-a"
+    assert fake.members("rack-a")["compute-1.maas"]["reserved"] is False  # as its unit asks
+    run_action(ctx, "list-segments", st=state(app_data=app(out)))
+    assert "  compute-1.maas [auto]" in ctx.action_results["segments"].splitlines()

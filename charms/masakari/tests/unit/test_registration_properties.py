@@ -58,7 +58,7 @@ ACTIONS = {
     "list-segments": lambda api, p: segment_actions.list_segments(api, Managed()),
     "create-segment": lambda api, p: segment_actions.create_segment(api, p, "auto", "COMPUTE"),
     "add-host": lambda api, p: segment_actions.add_host(api, p, "COMPUTE"),
-    "remove-host": lambda api, p: segment_actions.remove_host(api, p, RACK, True),
+    "remove-host": lambda api, p: segment_actions.remove_host(api, p, RACK, Managed(), True),
     "set-host-maintenance": segment_actions.set_host_maintenance,
     "list-notifications": segment_actions.list_notifications,
     "reserve-host": segment_actions.reserve_host,

@@ -163,7 +163,12 @@ def test_hypervisors_register_themselves_through_the_charms(stack):
 
     again = stack.register()
     assert again.writes == 0
-    assert again.calls == {"token": 1, "GET /segments": 1, "GET /segments/{id}/hosts": 4}
+    assert again.calls == {
+        "token": 1,
+        "GET versions": 1,
+        "GET /segments": 1,
+        "GET /segments/{id}/hosts": 4,
+    }
     listing = stack.action("list-segments")["segments"].splitlines()
     assert "segment-auto: auto, COMPUTE, 2 hosts, auto (" in listing[0]
     assert f"  {RESERVED['reserved_host']} [reserved, auto]" in listing
@@ -314,6 +319,17 @@ def test_the_way_back_after_a_failover_uses_the_actions(stack):
     listing = stack.action("list-notifications", hostname=failed, status="finished")
     assert listing["count"] == "1"
     assert "COMPUTE_HOST" in listing["notifications"] and failed in listing["notifications"]
+    # The post-mortem: the recovery's steps and where each instance went.
+    uuid = listing["notifications"].split()[-1]
+    shown = stack.action("show-notification", notification=uuid)
+    assert shown["notification"].startswith(f"{uuid}: COMPUTE_HOST finished, host {failed}")
+    assert "EvacuateInstancesTask: SUCCESS" in shown["recovery"].splitlines(), shown
+    moves = stack.action("list-vmoves", notification=uuid)
+    assert moves["count"] == "2", moves
+    for server in stack.servers[failed]:
+        (line,) = [m for m in moves["vmoves"].splitlines() if f" {server}: " in m]
+        assert f"{server}: {failed} -> " in line and line.endswith("evacuation succeeded"), line
+    assert moves["vmoves"] == shown["vmoves"]
     # The failed node's unit goes away while masakari still holds it on maintenance.
     others = [h for h in SEGMENT_OF if h != failed]
     run = stack.register(others)
@@ -362,6 +378,31 @@ def test_the_way_back_after_a_failover_uses_the_actions(stack):
     }
 
 
+def test_a_segment_disabled_for_maintenance_ignores_failures_until_enabled(stack):
+    """The maintenance window of the README: disable-segment, a failure, enable-segment."""
+    result = stack.action("disable-segment", segment="segment-auto", reason="kernel updates")
+    assert result["segment"].startswith("segment-auto is disabled (kernel updates)")
+    listing = stack.action("list-segments")["segments"].splitlines()
+    (line,) = [entry for entry in listing if entry.startswith("segment-auto:")]
+    assert ", DISABLED (kernel updates) (" in line
+    # Any instance will do: masakari looks at the segment before it looks at nova.
+    payload = {
+        "event": "LIFECYCLE",
+        "instance_uuid": "00000000-0000-4000-8000-0000000000aa",
+        "vir_domain_event": "STOPPED_FAILED",
+    }
+    status, body = stack.notify("VM", MONITOR_HOST, payload)
+    assert 200 <= status < 300, body
+    uuid = body["notification"]["notification_uuid"]
+    ss.wait_until(lambda: stack.notification(uuid)["status"] == "ignored", 60, "ignored")
+    result = stack.action("enable-segment", segment="segment-auto")
+    assert (
+        result["segment"] == "segment-auto is enabled: masakari recovers its hosts' failures again"
+    )
+    listing = stack.action("list-segments")["segments"]
+    assert "DISABLED" not in listing and "kernel updates" not in listing
+
+
 def test_registering_a_thousand_hypervisors(stack):
     """Ten monitors applications of 100 hypervisors each: first pass, no-change pass, removal."""
     segments = [f"scale-{i}" for i in range(10)]
@@ -387,7 +428,12 @@ def test_registering_a_thousand_hypervisors(stack):
     again = charm_runs.register_hypervisors(root, stack.facts, bags, app_data=first.app_data)
     record("no-change pass", again)
     assert again.writes == 0
-    assert again.calls == {"token": 1, "GET /segments": 1, "GET /segments/{id}/hosts": 10}
+    assert again.calls == {
+        "token": 1,
+        "GET versions": 1,
+        "GET /segments": 1,
+        "GET /segments/{id}/hosts": 10,
+    }
     gone = charm_runs.register_hypervisors(root, stack.facts, {}, app_data=first.app_data)
     record("every unit departed", gone)
     assert gone.status.message == "Unit is ready"

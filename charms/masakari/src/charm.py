@@ -115,6 +115,10 @@ class MasakariCharm(ReconcilingCharm):
             on.set_host_maintenance_action,
             on.list_notifications_action,
             on.reserve_host_action,
+            on.enable_segment_action,
+            on.disable_segment_action,
+            on.show_notification_action,
+            on.list_vmoves_action,
         ):
             framework.observe(action, self._on_segment_action)
 
@@ -668,6 +672,13 @@ class MasakariCharm(ReconcilingCharm):
                 results = segment_actions.set_host_maintenance(api, params)
             elif name == "reserve_host":
                 results = segment_actions.reserve_host(api, params)
+            elif name == "show_notification":
+                results = segment_actions.show_notification(api, params)
+            elif name == "list_vmoves":
+                results = segment_actions.list_vmoves(api, params)
+            elif name in ("enable_segment", "disable_segment"):
+                enabled = name == "enable_segment"
+                results = segment_actions.set_segment_enabled(api, params, enabled)
             else:
                 results = segment_actions.list_notifications(api, params)
         except (ApiError, actions.ActionRefusedError) as exc:

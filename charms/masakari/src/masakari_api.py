@@ -7,6 +7,11 @@ reaches the other services of the catalog (:mod:`nova_api` uses it for ``compute
 Every failure, HTTP or network, and every answer of the wrong shape (not JSON, missing
 keys, wrong types) is an :class:`ApiError` with a message fit for a status line; the
 password and the token never appear in one.
+
+Microversions: the client reads the server's range from its version document (``GET /``
+of the API's host) once, then sends ``OpenStack-API-Version: instance-ha X.Y`` with the
+highest version both know on every call. A feature newer than the server is refused by
+:meth:`MasakariApi.require` with a message naming the release that brought it.
 """
 
 from __future__ import annotations
@@ -34,8 +39,19 @@ ITEM_KEYS = {
 }
 ITEM_KEYS["segment"] = ITEM_KEYS["segments"]
 ITEM_KEYS["host"] = ITEM_KEYS["hosts"]
+ITEM_KEYS["notification"] = ITEM_KEYS["notifications"]
+ITEM_KEYS["vmoves"] = ("uuid", "instance_uuid")
 # Flags of a host the charm reads, when present: booleans in every masakari release.
 HOST_FLAGS = ("reserved", "on_maintenance")
+VERSION_HEADER = "OpenStack-API-Version"
+# The newest microversion this client knows, and what each version brought (and in
+# which OpenStack release), for the messages of a refused feature.
+CLIENT_VERSION = (1, 3)
+MICROVERSIONS = {
+    (1, 1): "notification progress details (stein)",
+    (1, 2): "enabling and disabling segments (wallaby)",
+    (1, 3): "VM moves of a host recovery (2023.1 antelope)",
+}
 
 
 class ApiError(Exception):
@@ -44,6 +60,38 @@ class ApiError(Exception):
     def __init__(self, message: str, status: int | None = None):
         super().__init__(message)
         self.status = status
+
+
+class UnsupportedError(ApiError):
+    """The server's masakari is older than the feature asked for."""
+
+
+def parse_version(text: object) -> tuple[int, int] | None:
+    """``"1.3"`` as ``(1, 3)``; None for anything else."""
+    if not isinstance(text, str):
+        return None
+    major, dot, minor = text.partition(".")
+    if not (dot and major.isdigit() and minor.isdigit() and major.isascii() and minor.isascii()):
+        return None
+    return int(major), int(minor)
+
+
+def version_text(version: tuple[int, int]) -> str:
+    """``(1, 3)`` as ``"1.3"``."""
+    return f"{version[0]}.{version[1]}"
+
+
+def _server_version(document: Any) -> tuple[int, int]:
+    """The newest microversion of masakari's v1 API in its version document.
+
+    ``GET /`` lists ``{"versions": [{"id": "v1.0", "version": "1.3", ...}]}``; a server
+    that names no microversion (or a malformed one) speaks 1.0 only.
+    """
+    versions = document.get("versions") if isinstance(document, dict) else None
+    for entry in versions if isinstance(versions, list) else []:
+        if isinstance(entry, dict) and str(entry.get("id", "")).startswith("v1"):
+            return parse_version(entry.get("version")) or (1, 0)
+    return (1, 0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,8 +177,11 @@ class MasakariApi:
         self._token: str | None = None
         self._catalog: Any = None
         self._endpoints: dict[str, str] = {}
+        self._microversion: tuple[int, int] | None = None
+        self._server_microversion: tuple[int, int] = (1, 0)
         self.calls: collections.Counter[str] = collections.Counter()
         self._lock = threading.Lock()  # registration adds hosts from several threads
+        self._version_lock = threading.Lock()
 
     @property
     def writes(self) -> int:
@@ -183,6 +234,36 @@ class MasakariApi:
             )
         return self._endpoints[service_type]
 
+    @property
+    def microversion(self) -> tuple[int, int]:
+        """The microversion the client speaks: the highest the server and it both know."""
+        with self._version_lock:  # asked once, whichever thread asks first
+            if self._microversion is None:
+                with self._lock:
+                    if self._token is None:
+                        self._authenticate()
+                    endpoint = self._endpoint_of(self._catalog, SERVICE_TYPE)
+                try:
+                    document = self.request(
+                        "GET", "/", kind="versions", url=_version_root(endpoint)
+                    )
+                except ApiError as exc:
+                    if exc.status is None:  # nothing answered: neither would the call
+                        raise
+                    document = None  # a server that does not say speaks 1.0 at least
+                self._server_microversion = _server_version(document)
+                self._microversion = min(self._server_microversion, CLIENT_VERSION)
+            return self._microversion
+
+    def require(self, version: tuple[int, int], action: str) -> None:
+        """Refuse ``action`` (an :class:`UnsupportedError`) on a server older than ``version``."""
+        if self.microversion < version:
+            raise UnsupportedError(
+                f"{action} needs masakari API {version_text(version)}, which brought "
+                f"{MICROVERSIONS[version]}; this masakari offers "
+                f"{version_text(self._server_microversion)}: upgrade it (openstack-upgrade)"
+            )
+
     def request(
         self,
         method: str,
@@ -192,18 +273,25 @@ class MasakariApi:
         *,
         service: str = SERVICE_TYPE,
         headers: Mapping[str, str] | None = None,
+        url: str | None = None,
     ) -> Any:
-        """``method`` on ``path`` (below ``service``'s versioned endpoint); the answer."""
+        """``method`` on ``path`` (below ``service``'s versioned endpoint); the answer.
+
+        ``url``, when given, replaces the endpoint and ``path`` (the version document).
+        """
         with self._lock:
             if self._token is None:
                 self._authenticate()
             endpoint = self._endpoint_of(self._catalog, service)
             self.calls[f"{method} {kind or path.split('?')[0]}"] += 1
         assert self._token is not None
+        extra = dict(headers or {})
+        if service == SERVICE_TYPE and url is None:
+            extra[VERSION_HEADER] = f"{SERVICE_TYPE} {version_text(self.microversion)}"
         status, _, raw = self._transport(
             method,
-            f"{endpoint}{path}",
-            {"Content-Type": "application/json", "X-Auth-Token": self._token, **(headers or {})},
+            url or f"{endpoint}{path}",
+            {"Content-Type": "application/json", "X-Auth-Token": self._token, **extra},
             None if body is None else json.dumps(body).encode(),
         )
         what = f"{method} {kind or path.split('?')[0]}"
@@ -243,7 +331,7 @@ class MasakariApi:
             segment["description"] = description
         return _item(self.request("POST", "/segments", {"segment": segment}), "segment")
 
-    def update_segment(self, uuid: str, **fields: str) -> dict:
+    def update_segment(self, uuid: str, **fields: object) -> dict:
         """Change a segment's ``fields``."""
         return _item(
             self.request("PUT", f"/segments/{uuid}", {"segment": fields}, kind="/segments/{id}"),
@@ -302,16 +390,40 @@ class MasakariApi:
         """Every notification matching ``filters`` (status, source_host_uuid, type)."""
         return self._list("/notifications", "notifications", "/notifications", filters)
 
+    def notification(self, uuid: str) -> dict:
+        """One notification; from API 1.1 with its ``recovery_workflow_details``."""
+        answer = self.request("GET", f"/notifications/{uuid}", kind="/notifications/{id}")
+        return _item(answer, "notification")
+
+    def vmoves(self, notification_uuid: str) -> list[dict]:
+        """The instance moves of a host notification's recovery (API 1.3)."""
+        self.require((1, 3), "VM moves")
+        path = f"/notifications/{notification_uuid}/vmoves?limit={self._page_size}"
+        return self._one_page(path, "/notifications/{id}/vmoves", "vmoves")
+
+    def _one_page(self, path: str, kind: str, key: str) -> list[dict]:
+        """The list ``key`` of one answer, every item valid; an ApiError otherwise."""
+        answer = self.request("GET", path, kind=kind)
+        found = answer.get(key) if isinstance(answer, dict) else None
+        if not isinstance(found, list) or not all(_valid_item(i, key) for i in found):
+            raise ApiError(f"GET {kind}: unexpected answer (no list of {key})")
+        return found
+
     def recent_notifications(self, limit: int, **filters: str) -> list[dict]:
         """At most ``limit`` notifications matching ``filters``, newest first."""
         query = dict(filters, limit=str(min(limit, self._page_size)))
         query.update(sort_key="created_at", sort_dir="desc")
         path = f"/notifications?{urllib.parse.urlencode(query)}"
-        answer = self.request("GET", path, kind="/notifications")
-        found = answer.get("notifications") if isinstance(answer, dict) else None
-        if not isinstance(found, list) or not all(_valid_item(n, "notifications") for n in found):
-            raise ApiError("GET /notifications: unexpected answer (no list of notifications)")
-        return found
+        return self._one_page(path, "/notifications", "notifications")
+
+
+def _version_root(endpoint: str) -> str:
+    """Where masakari serves its version document: the endpoint's path before ``/v1``."""
+    parts = urllib.parse.urlsplit(endpoint)
+    path = parts.path
+    cut = path.find("/v1")
+    prefix = path[:cut] if cut >= 0 else ""
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, f"{prefix}/", "", ""))
 
 
 def _decode(raw: bytes, what: str) -> Any:

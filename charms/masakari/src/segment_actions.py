@@ -9,9 +9,10 @@ credential: results hold names, states and UUIDs only.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 
-from masakari_api import ApiError, MasakariApi
+from masakari_api import ApiError, MasakariApi, UnsupportedError
 from nova_api import DISABLED_REASON, NovaApi
 from openstack_charm_lib.actions import ActionRefusedError
 from openstack_charm_lib.hypervisors import Hypervisor, valid_segment_name
@@ -113,6 +114,30 @@ def _flags(segment: dict, host: dict, managed: Managed) -> str:
     return f" [{', '.join(flags)}]" if flags else ""
 
 
+# Masakari keeps no reason for a disabled segment: disable-segment appends it to the
+# segment's description (which `openstack segment show` prints too) and
+# enable-segment takes it off again.
+REASON_OPEN = " [disabled: "
+REASON_CLOSE = "]"
+
+
+def _split_reason(description: object) -> tuple[str, str]:
+    """(the description an operator wrote, the reason disable-segment added)."""
+    text = description if isinstance(description, str) else ""
+    start = text.rfind(REASON_OPEN)
+    if start < 0 or not text.endswith(REASON_CLOSE):
+        return text, ""
+    return text[:start], text[start + len(REASON_OPEN) : -len(REASON_CLOSE)]
+
+
+def _state(segment: dict) -> str:
+    """``, disabled (reason)`` for a segment masakari ignores; nothing when enabled."""
+    if segment.get("enabled", True) is not False:
+        return ""
+    reason = _split_reason(segment.get("description"))[1]
+    return f", DISABLED ({reason})" if reason else ", DISABLED"
+
+
 def list_segments(api: MasakariApi, managed: Managed) -> dict[str, str]:
     """One line per segment, then its hosts; ``auto`` marks what the charm registered."""
     lines = []
@@ -122,10 +147,50 @@ def list_segments(api: MasakariApi, managed: Managed) -> dict[str, str]:
         origin = "auto" if segment["name"] in managed.segments else "by hand"
         lines.append(
             f"{segment['name']}: {segment['recovery_method']}, {segment['service_type']}, "
-            f"{len(hosts)} hosts, {origin} ({segment['uuid']})"
+            f"{len(hosts)} hosts, {origin}{_state(segment)} ({segment['uuid']})"
         )
         lines.extend(f"  {h['name']}{_flags(segment, h, managed)}" for h in hosts)
     return {"count": str(len(segments)), "segments": "\n".join(lines) or "no segments"}
+
+
+def set_segment_enabled(
+    api: MasakariApi, params: Mapping[str, object], enabled: bool
+) -> dict[str, str]:
+    """Enable a segment, or disable it with an optional reason (API 1.2)."""
+    action = "enable-segment" if enabled else "disable-segment"
+    name = _segment_param(params, required=True)
+    reason = "" if enabled else _text(params, "reason")
+    if REASON_CLOSE in reason:
+        raise ActionRefusedError(f"reason must not contain {REASON_CLOSE!r}")
+    api.require((1, 2), action)
+    segment = _segment_by_name(api, name)
+    written, old_reason = _split_reason(segment.get("description"))
+    was_enabled = segment.get("enabled", True) is not False
+    if was_enabled == enabled and (enabled or reason == old_reason):
+        return {"segment": f"{name} is already {'enabled' if enabled else 'disabled'}"}
+    description = written
+    if reason:
+        # masakari's description is a String(255): the reason gives way, not the text.
+        room = MAX_TEXT - len(written) - len(REASON_OPEN) - len(REASON_CLOSE)
+        if room < 1:
+            raise ActionRefusedError(
+                f"segment {name}'s description leaves no room for a reason: disable it without one"
+            )
+        description = f"{written}{REASON_OPEN}{reason[:room]}{REASON_CLOSE}"
+    fields: dict[str, object] = {"enabled": enabled}
+    if description != (segment.get("description") or ""):
+        fields["description"] = description
+    try:
+        api.update_segment(segment["uuid"], **fields)
+    except ApiError as exc:
+        raise ActionRefusedError(f"could not {action.split('-')[0]} {name}: {exc}") from None
+    if enabled:
+        return {"segment": f"{name} is enabled: masakari recovers its hosts' failures again"}
+    because = f" ({reason})" if reason else ""
+    return {
+        "segment": f"{name} is disabled{because}: masakari ignores its hosts' notifications "
+        "until enable-segment"
+    }
 
 
 def create_segment(
@@ -238,6 +303,94 @@ def list_notifications(api: MasakariApi, params: Mapping[str, object]) -> dict[s
             f"{names.get(source, source)}  {n['notification_uuid']}"
         )
     return {"count": str(len(found)), "notifications": "\n".join(lines) or "no notifications"}
+
+
+UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def _notification_uuid(params: Mapping[str, object]) -> str:
+    uuid = _text(params, "notification", required=True)
+    if not UUID.fullmatch(uuid):
+        raise ActionRefusedError(
+            f"notification {_shown(uuid)} is not a UUID (see list-notifications)"
+        )
+    return uuid.lower()
+
+
+def _line(value: object) -> str:
+    """A value of masakari's for one line of output (printable, at most 200 characters)."""
+    text = "".join(c if c.isprintable() else " " for c in str(value)).strip()
+    return text if len(text) <= 200 else f"{text[:199]}…"
+
+
+def _vmove_lines(moves: list[dict]) -> list[str]:
+    lines = []
+    for move in moves:
+        where = f"{_line(move.get('source_host') or '?')} -> {_line(move.get('dest_host') or '?')}"
+        message = f" ({_line(move['message'])})" if move.get("message") else ""
+        lines.append(
+            f"{_line(move.get('instance_name') or '?')} {_line(move['instance_uuid'])}: {where}, "
+            f"{_line(move.get('type') or '?')} {_line(move.get('status') or '?')}{message}"
+        )
+    return lines
+
+
+def _get_notification(api: MasakariApi, uuid: str) -> dict:
+    try:
+        return api.notification(uuid)
+    except ApiError as exc:
+        if exc.status == 404:
+            raise ActionRefusedError(f"no notification {uuid} (see list-notifications)") from None
+        raise
+
+
+def show_notification(api: MasakariApi, params: Mapping[str, object]) -> dict[str, str]:
+    """A notification, its recovery's progress (API 1.1) and its VM moves (API 1.3)."""
+    uuid = _notification_uuid(params)
+    n = _get_notification(api, uuid)
+    names = {host["uuid"]: host["name"] for _, host in _registered_hosts(api, api.segments())}
+    source = str(n.get("source_host_uuid", "?"))
+    results = {
+        "notification": (
+            f"{uuid}: {_line(n.get('type', '?'))} {n['status']}, host "
+            f"{_line(names.get(source, source))}, generated {_line(n.get('generated_time', '?'))}"
+        )
+    }
+    if n.get("message"):  # masakari 2025.2 and later say why a recovery stopped
+        results["message"] = _line(n["message"])
+    steps = n.get("recovery_workflow_details")
+    if isinstance(steps, list):
+        lines = []
+        for step in (s for s in steps if isinstance(s, dict)):
+            lines.append(f"{_line(step.get('name', '?'))}: {_line(step.get('state', '?'))}")
+            details = step.get("progress_details")
+            for detail in details if isinstance(details, list) else []:
+                if isinstance(detail, dict):
+                    when, text = detail.get("timestamp", ""), detail.get("message", "")
+                    lines.append(f"  {_line(when)} {_line(text)}")
+        results["recovery"] = "\n".join(lines) or "no recovery steps recorded"
+    else:
+        results["recovery"] = "needs masakari API 1.1 (stein) for the recovery's progress"
+    if n.get("type") == "COMPUTE_HOST":
+        try:
+            results["vmoves"] = "\n".join(_vmove_lines(api.vmoves(uuid))) or "no VM moves"
+        except UnsupportedError as exc:
+            results["vmoves"] = str(exc)
+    return results
+
+
+def list_vmoves(api: MasakariApi, params: Mapping[str, object]) -> dict[str, str]:
+    """The instance moves of a host recovery: which instance went where, and how it ended."""
+    uuid = _notification_uuid(params)
+    api.require((1, 3), "list-vmoves")
+    n = _get_notification(api, uuid)
+    if n.get("type") != "COMPUTE_HOST":
+        raise ActionRefusedError(
+            f"notification {uuid} is of type {_line(n.get('type', '?'))}: only host "
+            "(COMPUTE_HOST) recoveries move instances"
+        )
+    moves = api.vmoves(uuid)
+    return {"count": str(len(moves)), "vmoves": "\n".join(_vmove_lines(moves)) or "no VM moves"}
 
 
 def reserve_host(api: MasakariApi, params: Mapping[str, object]) -> dict[str, str]:

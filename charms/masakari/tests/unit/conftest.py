@@ -202,3 +202,19 @@ def full_state(
 
 def decoded(data: dict[str, str]) -> dict:
     return {k: json.loads(v) if k.startswith("json_") else v for k, v in data.items()}
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    """A fake masakari (and nova) that the charm's API client talks to."""
+    import masakari_api
+    from fake_masakari_api import FakeMasakari
+
+    api = FakeMasakari()
+
+    def client(credentials, page_size):
+        return real(credentials, page_size=page_size, transport=api)
+
+    real = masakari_api.MasakariApi
+    monkeypatch.setattr(masakari_api, "MasakariApi", client)
+    return api

@@ -43,6 +43,11 @@ class FakeMasakari:
         self.servers: dict[str, list[str]] = {}  # host -> instance names
         self._ids = itertools.count(1)
         self._lock = threading.Lock()  # the charm adds hosts from several threads
+        self.max_version = "1.3"  # the newest microversion this masakari serves
+        self.asked_versions: set[str] = set()  # OpenStack-API-Version values received
+        self.asked = "1.0"  # the version of the call being answered
+        self.recovery: dict[str, list[dict]] = {}  # notification uuid -> workflow details
+        self.vmoves: dict[str, list[dict]] = {}  # notification uuid -> its VM moves
 
     # -- set-up helpers ------------------------------------------------------------------
     def add_segment(self, name: str, method: str = "auto", service_type: str = "COMPUTE") -> dict:
@@ -53,6 +58,7 @@ class FakeMasakari:
             "recovery_method": method,
             "service_type": service_type,
             "description": None,
+            "enabled": True,
         }
         self.segments[segment["uuid"]] = segment
         return segment
@@ -119,6 +125,14 @@ class FakeMasakari:
             assert headers.get("OpenStack-API-Version") == "compute 2.53", headers
             path = parts.path.removeprefix(urllib.parse.urlsplit(NOVA).path)
             return self._nova(method, path, dict(urllib.parse.parse_qsl(parts.query)), data)
+        if parts.path == "/":
+            return _ok({"versions": [{"id": "v1.0", "version": self.max_version}]})
+        asked = headers.get("OpenStack-API-Version", "instance-ha 1.0").split()
+        assert asked[0] == "instance-ha", headers
+        self.asked_versions.add(asked[1])
+        self.asked = asked[1]
+        if tuple(int(n) for n in asked[1].split(".")) > _version(self.max_version):
+            return _error(406, f"Version {asked[1]} is not supported by the API.")
         path = parts.path.removeprefix(urllib.parse.urlsplit(ENDPOINT).path)
         query = dict(urllib.parse.parse_qsl(parts.query))
         return self._route(method, path.strip("/").split("/"), query, data)
@@ -156,6 +170,8 @@ class FakeMasakari:
     def _route(self, method, parts, query, data):
         if parts == ["notifications"]:
             return self._notifications(query)
+        if parts[0] == "notifications":
+            return self._notification(parts[1:])
         if parts == ["segments"]:
             if method == "GET":
                 return self._page(list(self.segments.values()), query, "segments")
@@ -172,6 +188,8 @@ class FakeMasakari:
             if method == "PUT":
                 if segment["uuid"] in self.recovering:
                     return _error(409, "Failover segment is in use")
+                if "enabled" in data["segment"] and _version(self.asked) < (1, 2):
+                    return _error(400, "Additional properties are not allowed ('enabled')")
                 segment.update(data["segment"])
                 return _ok({"segment": segment})
             if any(h["failover_segment_id"] == segment["uuid"] for h in self.hosts.values()):
@@ -237,6 +255,21 @@ class FakeMasakari:
             return _ok({"servers": [{"id": str(i), "name": n} for i, n in enumerate(names)]})
         return _error(404, f"nova: no {method} {path}")
 
+    def _notification(self, parts):
+        found = next((n for n in self.notifications if n["notification_uuid"] == parts[0]), None)
+        if found is None:
+            return _error(404, f"No notification with id {parts[0]}.")
+        if parts[1:] == ["vmoves"]:
+            if _version(self.asked) < (1, 3):
+                return _error(404, "The resource could not be found.")
+            if found["type"] != "COMPUTE_HOST":
+                return _error(400, f"Notification {parts[0]} has no vmoves.")
+            return _ok({"vmoves": self.vmoves.get(parts[0], [])})
+        if _version(self.asked) >= (1, 1):
+            details = self.recovery.get(parts[0], [])
+            return _ok({"notification": {**found, "recovery_workflow_details": details}})
+        return _ok({"notification": found})
+
     def _notifications(self, query):
         found = [
             n
@@ -249,6 +282,11 @@ class FakeMasakari:
         if "marker" in query:
             found = [n for n in found if n["id"] > int(query["marker"])]
         return _ok({"notifications": found[:limit]})
+
+
+def _version(text: str) -> tuple[int, int]:
+    major, minor = text.split(".")
+    return int(major), int(minor)
 
 
 def _ok(body: dict, status: int = 200):

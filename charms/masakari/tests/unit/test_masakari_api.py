@@ -8,7 +8,7 @@ import socket
 import threading
 
 import pytest
-from masakari_api import ApiError, Credentials, MasakariApi, urllib_transport
+from masakari_api import ApiError, Credentials, MasakariApi, UnsupportedError, urllib_transport
 
 SEGMENT = {"id": 1, "uuid": "u", "name": "s", "recovery_method": "auto", "service_type": "C"}
 
@@ -47,7 +47,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self._answer(201, {"token": {"catalog": catalog}}, {"X-Subject-Token": "tok"})
 
     def do_GET(self):
-        if self.headers["X-Auth-Token"] != "tok":
+        self.server.versions_asked.append(self.headers.get("OpenStack-API-Version"))
+        if self.path == "/" and self.server.version_document is not None:
+            self._answer(200, self.server.version_document)
+        elif self.headers["X-Auth-Token"] != "tok":
             self._answer(401, {"error": {"message": "no"}})
         elif self.path.startswith("/v1/p/segments"):
             self._answer(200, {"segments": [SEGMENT]})
@@ -55,9 +58,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._answer(500, b"<html>proxy error</html>")
 
 
+SERVERS: dict[int, http.server.ThreadingHTTPServer] = {}
+
+
 @pytest.fixture
 def server():
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.version_document = {"versions": [{"id": "v1.0", "version": "1.3"}]}
+    httpd.versions_asked = []
+    SERVERS[httpd.server_address[1]] = httpd
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield httpd.server_address[1]
@@ -74,7 +83,9 @@ def creds(port: int, interface="internal", region="RegionOne") -> Credentials:
 def test_finds_the_endpoint_in_the_catalog_and_lists(server):
     api = MasakariApi(creds(server))
     assert api.segments() == [SEGMENT]
-    assert dict(api.calls) == {"token": 1, "GET /segments": 1}
+    assert dict(api.calls) == {"token": 1, "GET versions": 1, "GET /segments": 1}
+    # The version document is asked without a version; the list at the negotiated one.
+    assert SERVERS[server].versions_asked == [None, "instance-ha 1.3"]
     with pytest.raises(ApiError, match=r"GET /nothing: HTTP 500$") as err:
         api.request("GET", "/nothing")
     assert err.value.status == 500
@@ -96,3 +107,30 @@ def test_nothing_listening_is_an_api_error_naming_the_address():
 
 def test_the_password_is_not_in_the_credentials_repr():
     assert "pw'" not in repr(creds(1))
+
+
+@pytest.mark.parametrize(
+    ("document", "spoken"),
+    [
+        ({"versions": [{"id": "v1.0", "version": "1.2", "min_version": "1.0"}]}, "1.2"),
+        ({"versions": [{"id": "v1.0", "version": "1.9"}]}, "1.3"),  # newer than the client
+        ({"versions": [{"id": "v1.0", "version": ""}]}, "1.0"),  # names none: 1.0
+        ({"versions": [{"id": "v1.0", "version": "1.x"}]}, "1.0"),
+        ({"choices": []}, "1.0"),
+        (None, "1.0"),  # no document at all (an HTTP error): 1.0
+    ],
+)
+def test_speaks_the_highest_microversion_both_sides_know(server, document, spoken):
+    SERVERS[server].version_document = document
+    api = MasakariApi(creds(server))
+    api.segments()
+    assert SERVERS[server].versions_asked[-1] == f"instance-ha {spoken}"
+
+
+def test_a_feature_newer_than_the_server_is_refused_naming_its_release(server):
+    SERVERS[server].version_document = {"versions": [{"id": "v1.0", "version": "1.2"}]}
+    api = MasakariApi(creds(server))
+    api.require((1, 2), "disable-segment")
+    with pytest.raises(UnsupportedError, match=r"list-vmoves needs masakari API 1\.3") as err:
+        api.require((1, 3), "list-vmoves")
+    assert "2023.1 antelope" in str(err.value) and "offers 1.2" in str(err.value)

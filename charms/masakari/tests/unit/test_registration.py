@@ -75,7 +75,12 @@ def test_a_pass_with_nothing_to_do_lists_once_per_segment_and_writes_nothing():
     report = reconcile(api, hosts, managed, AUTO)
     assert report.managed == managed and not report.done
     assert fake.writes() == []
-    assert dict(api.calls) == {"token": 1, "GET /segments": 1, "GET /segments/{id}/hosts": 2}
+    assert dict(api.calls) == {
+        "token": 1,
+        "GET versions": 1,
+        "GET /segments": 1,
+        "GET /segments/{id}/hosts": 2,
+    }
     assert api.writes == 0
 
 

@@ -6,7 +6,6 @@ import dataclasses
 import json
 
 import charm
-import masakari_api
 import ops
 import pytest
 from conftest import DB_DATA, KEYSTONE_DATA, db_relation, full_state, keystone_relation, synced
@@ -18,18 +17,6 @@ MONITORS = {
     1: {"hostname": "compute-1.maas", "segment": "rack-a", "reserved": "false"},
     2: {"hostname": "spare-0.maas", "segment": "rack-a", "reserved": "true"},
 }
-
-
-@pytest.fixture
-def fake(monkeypatch):
-    api = FakeMasakari()
-
-    def client(credentials, page_size):
-        return real(credentials, page_size=page_size, transport=api)
-
-    real = masakari_api.MasakariApi
-    monkeypatch.setattr(masakari_api, "MasakariApi", client)
-    return api
 
 
 def hosts_relation(units=None) -> testing.Relation:
@@ -81,7 +68,8 @@ def test_a_hook_with_nothing_new_only_lists(ctx, installed, fake):
     again = state(app_data=dict(peers.local_app_data))
     ctx.run(ctx.on.update_status(), again)
     assert fake.writes() == []
-    assert [m for m, _ in fake.calls] == ["POST", "GET", "GET"]  # token, segments, hosts
+    # token, the version document, segments, hosts
+    assert [m for m, _ in fake.calls] == ["POST", "GET", "GET", "GET"]
 
 
 def test_settings_of_created_segments_come_from_config(ctx, installed, fake):

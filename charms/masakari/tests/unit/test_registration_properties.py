@@ -52,6 +52,8 @@ KEYS = [
     "description",
     "status",
     "limit",
+    "reason",
+    "notification",
 ]
 PARAMS = st.dictionaries(st.sampled_from(KEYS), VALUE, max_size=6)
 ACTIONS = {
@@ -62,6 +64,10 @@ ACTIONS = {
     "set-host-maintenance": segment_actions.set_host_maintenance,
     "list-notifications": segment_actions.list_notifications,
     "reserve-host": segment_actions.reserve_host,
+    "enable-segment": lambda api, p: segment_actions.set_segment_enabled(api, p, True),
+    "disable-segment": lambda api, p: segment_actions.set_segment_enabled(api, p, False),
+    "show-notification": segment_actions.show_notification,
+    "list-vmoves": segment_actions.list_vmoves,
 }
 
 

@@ -145,6 +145,10 @@ class MasakariCharm(ReconcilingCharm):
         outcome = Outcome()
         if not self._ensure_packages(cfg, outcome):
             return ops.BlockedStatus(outcome.blocked[0])
+        # Only now is the release known: an option its masakari lacks is refused, not dropped.
+        unknown = cfg.release_problems(outcome.release)
+        if unknown:
+            return ops.BlockedStatus(f"Invalid config: {'; '.join(unknown)}")
         self.unit.set_ports(wl.API_PORT)
         return self._apply(cfg, outcome)
 

@@ -16,7 +16,7 @@ from openstack_charm_lib import tls
 from openstack_charm_lib.config_flags import ConfigFlagsError, parse_config_flags
 from openstack_charm_lib.network import ENDPOINT_TYPES, is_hostname, is_ip
 from openstack_charm_lib.relations import NotReady
-from openstack_charm_lib.releases import Origin, OriginError, parse_origin
+from openstack_charm_lib.releases import Origin, OriginError, parse_origin, release_index
 
 _TOOZ_URL = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$")
 RECOVERY_METHODS = ("auto", "reserved_host", "auto_priority", "rh_priority")
@@ -25,6 +25,86 @@ _HAPROXY_TIMEOUTS = {"server": 90000, "client": 90000, "queue": 9000, "connect":
 # haproxy refuses timers past 2^31-1 ms; a day is already far beyond any sane API call.
 MAX_HAPROXY_TIMEOUT = 86_400_000
 _REGION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}")
+# What nova accepts as an instance metadata key (masakari looks the key up there).
+_METADATA_KEY = re.compile(r"[A-Za-z0-9_.: -]{1,255}")
+
+
+@dataclasses.dataclass(frozen=True)
+class EngineOption:
+    """A charm option that sets one masakari.conf key, with masakari's own default."""
+
+    name: str
+    section: str
+    key: str
+    default: int | bool | str | None  # None: unset, masakari's default applies
+    minimum: int = 0  # for whole numbers
+    since: str = "yoga"  # the first release whose masakari knows the key
+
+    def problem(self, value: object) -> str | None:
+        """Why ``value`` is not valid for this option, or None."""
+        kind = type(self.default) if self.default is not None else int
+        if kind is bool:
+            return None if isinstance(value, bool) else f"{self.name} must be true or false"
+        if kind is str:
+            if (
+                isinstance(value, str)
+                and _METADATA_KEY.fullmatch(value)
+                and value == value.strip()
+            ):
+                return None
+            return (
+                f"{self.name} must be a metadata key of 1-255 letters, digits, spaces "
+                "and _ . : - (not starting or ending with a space)"
+            )
+        if isinstance(value, int) and not isinstance(value, bool) and value >= self.minimum:
+            return None
+        return f"{self.name} must be a whole number >= {self.minimum} (got {value!r})"
+
+    def rendered(self, value: object) -> str:
+        """``value`` as masakari.conf spells it."""
+        return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+# The engine's (and, for notification-delay-max, the API's) tunables the charm exposes.
+# Names, sections, types, defaults and minimums are masakari's own, identical from yoga
+# to hibiscus; only [DEFAULT] notification_delay_max is new (hibiscus). The waits have no
+# minimum upstream: 0 would give up on every instance at once, so the charm asks for 1.
+ENGINE_OPTIONS: tuple[EngineOption, ...] = (
+    EngineOption(
+        "host-failure-recovery-threads", "DEFAULT", "host_failure_recovery_threads", 3, 1
+    ),
+    EngineOption(
+        "ignore-instances-in-error-state", "host_failure", "ignore_instances_in_error_state", False
+    ),
+    EngineOption(
+        "add-reserved-host-to-aggregate", "host_failure", "add_reserved_host_to_aggregate", False
+    ),
+    EngineOption(
+        "host-failure-metadata-key",
+        "host_failure",
+        "ha_enabled_instance_metadata_key",
+        "HA_Enabled",
+    ),
+    EngineOption("process-all-instances", "instance_failure", "process_all_instances", False),
+    EngineOption(
+        "instance-failure-metadata-key",
+        "instance_failure",
+        "ha_enabled_instance_metadata_key",
+        "HA_Enabled",
+    ),
+    EngineOption("wait-after-evacuation", "DEFAULT", "wait_period_after_evacuation", 90, 1),
+    EngineOption("wait-after-power-off", "DEFAULT", "wait_period_after_power_off", 180, 1),
+    EngineOption("wait-after-power-on", "DEFAULT", "wait_period_after_power_on", 60, 1),
+    EngineOption(
+        "duplicate-notification-interval",
+        "DEFAULT",
+        "duplicate_notification_detection_interval",
+        180,
+    ),
+    EngineOption(
+        "notification-delay-max", "DEFAULT", "notification_delay_max", None, since="hibiscus"
+    ),
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +133,8 @@ class MasakariConfig:
     ssl_cert: str
     ssl_key: str
     ssl_ca: str
+    # charm option -> value as masakari.conf spells it, for the ENGINE_OPTIONS that are set
+    engine: dict[str, str] = dataclasses.field(default_factory=dict)
     auto_register_hosts: bool = True
     recovery_method: str = "auto"
     service_type: str = "COMPUTE"
@@ -68,11 +150,61 @@ class MasakariConfig:
         """Whether a VIP or DNS-HA is configured."""
         return bool(self.vips) or self.dns_ha
 
+    def engine_settings(self, release: str | None) -> dict[str, dict[str, str]]:
+        """``{section: {key: value}}`` of the engine options, for masakari of ``release``.
+
+        Keys the release does not know are left out (:meth:`release_problems` blocks on
+        them first); an unknown release gets every key, which masakari would ignore.
+        """
+        settings: dict[str, dict[str, str]] = {}
+        for option in ENGINE_OPTIONS:
+            if option.name in self.engine and _knows(release, option):
+                settings.setdefault(option.section, {})[option.key] = self.engine[option.name]
+        return settings
+
+    def release_problems(self, release: str | None) -> list[str]:
+        """A message per engine option that is set but unknown to masakari of ``release``."""
+        return [
+            f"{option.name} needs masakari of {option.since} or later, the installed "
+            f"release is {release}: unset it or upgrade openstack-origin"
+            for option in ENGINE_OPTIONS
+            if option.name in self.engine and not _knows(release, option)
+        ]
+
     def api_workers(self, cpus: int) -> int:
         """WSGI processes for masakari-api."""
         if self.worker_multiplier is None:
             return max(1, min(cpus * 2, 4))
         return max(1, round(cpus * self.worker_multiplier))
+
+
+def _knows(release: str | None, option: EngineOption) -> bool:
+    return release is None or release_index(release) >= release_index(option.since)
+
+
+def _engine_values(
+    options: Mapping[str, object], flags: dict[str, dict[str, str]], problems: list[str]
+) -> dict[str, str]:
+    """The set engine options, as masakari.conf spells them; problems appended."""
+    values: dict[str, str] = {}
+    for option in ENGINE_OPTIONS:
+        value = options.get(option.name, option.default)
+        if value is None:
+            continue
+        problem = option.problem(value)
+        if problem:
+            problems.append(problem)
+            continue
+        values[option.name] = option.rendered(value)
+    # The option and a flag for the same key would disagree on which one wins; the
+    # operator is told to keep one, rather than either being silently ignored.
+    for option in ENGINE_OPTIONS:
+        if option.key in flags.get(option.section, {}):
+            problems.append(
+                f"config-flags sets {option.section}/{option.key}, which the option "
+                f"{option.name} sets: use {option.name} and remove the entry from config-flags"
+            )
+    return values
 
 
 class ConfigError(ValueError):
@@ -214,6 +346,7 @@ def load_config(options: Mapping[str, object], series: str) -> MasakariConfig:
         vip_iface=vip_iface,
         vip_cidr=vip_cidr,
         dns_ha=dns_ha,
+        engine=_engine_values(options, flags, problems),
         auto_register_hosts=bool(options.get("auto-register-hosts", True)),
         recovery_method=recovery_method,
         service_type=service_type,

@@ -194,6 +194,8 @@ def masakari_conf_sections(inputs: WorkloadInputs) -> dict[str, dict[str, str]]:
             {"backend_url": cfg.coordination_backend_url} if cfg.coordination_backend_url else {}
         ),
     }
+    for section, keys in cfg.engine_settings(inputs.release).items():
+        sections.setdefault(section, {}).update(keys)
     return merge_flags(sections, cfg.config_flags)
 
 

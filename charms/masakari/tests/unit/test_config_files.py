@@ -132,13 +132,10 @@ def test_option_effect_on_masakari_conf(ctx, installed, option, value, section, 
 
 
 def test_config_flags_are_section_aware_and_win(ctx, installed):
-    flags = (
-        "host_failure_recovery_threads=5,"
-        "host_failure/ignore_instances_in_error_state=true\ndebug=true"
-    )
+    flags = "verify_interval=5,host_failure/service_disable_reason=masakari: down\ndebug=true"
     conf, out = render(ctx, installed, {"config-flags": flags})
-    assert conf["DEFAULT"]["host_failure_recovery_threads"] == "5"
-    assert conf["host_failure"]["ignore_instances_in_error_state"] == "true"
+    assert conf["DEFAULT"]["verify_interval"] == "5"
+    assert conf["host_failure"]["service_disable_reason"] == "masakari: down"
     assert conf["DEFAULT"]["debug"] == "true"
     assert out.unit_status == ops.ActiveStatus("Unit is ready")
 
@@ -287,9 +284,17 @@ RICH_CONFIG = {
     "debug": True,
     "use-internal-endpoints": True,
     "coordination-backend-url": "etcd3+http://10.5.0.9:2379",
-    "config-flags": (
-        "host_failure_recovery_threads=3,host_failure/ignore_instances_in_error_state=true"
-    ),
+    "config-flags": "verify_interval=2,host_failure/service_disable_reason=masakari",
+    "host-failure-recovery-threads": 8,
+    "ignore-instances-in-error-state": True,
+    "add-reserved-host-to-aggregate": True,
+    "host-failure-metadata-key": "ha:host",
+    "process-all-instances": True,
+    "instance-failure-metadata-key": "ha:instance",
+    "wait-after-evacuation": 300,
+    "wait-after-power-off": 30,
+    "wait-after-power-on": 20,
+    "duplicate-notification-interval": 0,
 }
 
 

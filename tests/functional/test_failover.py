@@ -321,6 +321,12 @@ def test_the_way_back_after_a_failover_uses_the_actions(stack):
     assert "COMPUTE_HOST" in listing["notifications"] and failed in listing["notifications"]
     # The post-mortem: the recovery's steps and where each instance went.
     uuid = listing["notifications"].split()[-1]
+    recent = stack.action("list-notifications", segment="segment-auto", since="1d")
+    assert uuid in recent["notifications"], recent
+    assert (
+        uuid
+        not in stack.action("list-notifications", segment="segment-rh_priority")["notifications"]
+    )
     shown = stack.action("show-notification", notification=uuid)
     assert shown["notification"].startswith(f"{uuid}: COMPUTE_HOST finished, host {failed}")
     assert "EvacuateInstancesTask: SUCCESS" in shown["recovery"].splitlines(), shown

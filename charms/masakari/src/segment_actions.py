@@ -9,6 +9,7 @@ credential: results hold names, states and UUIDs only.
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Iterator, Mapping
 
@@ -276,8 +277,26 @@ def set_host_maintenance(api: MasakariApi, params: Mapping[str, object]) -> dict
     return {"host": f"{hostname} is {state}"}
 
 
-def list_notifications(api: MasakariApi, params: Mapping[str, object]) -> dict[str, str]:
-    """Newest first: time, type, status, host, UUID."""
+SPAN = re.compile(r"([0-9]{1,6})([mhd])")
+SPAN_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+def _since(params: Mapping[str, object], now: datetime.datetime) -> str:
+    """Masakari's ``generated-since`` for a ``since`` span such as ``12h`` ("" when absent)."""
+    span = _text(params, "since")
+    if not span:
+        return ""
+    match = SPAN.fullmatch(span)
+    if not match:
+        raise ActionRefusedError(f"since {_shown(span)} must be a span such as 30m, 12h or 7d")
+    delta = datetime.timedelta(**{SPAN_UNITS[match[2]]: int(match[1])})
+    return (now - delta).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def list_notifications(
+    api: MasakariApi, params: Mapping[str, object], now: datetime.datetime | None = None
+) -> dict[str, str]:
+    """Newest first: time, type, status, host, UUID, and masakari's message if any."""
     limit = params.get("limit", 20)
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
         raise ActionRefusedError(
@@ -287,20 +306,35 @@ def list_notifications(api: MasakariApi, params: Mapping[str, object]) -> dict[s
     status = _choice(params, "status", NOTIFICATION_STATUSES)
     if status:
         filters["status"] = status
+    since = _since(params, now or datetime.datetime.now(datetime.timezone.utc))
+    if since:
+        filters["generated-since"] = since
     wanted = _hostname(params) if params.get("hostname") not in (None, "") else ""
-    names = {host["uuid"]: host["name"] for _, host in _registered_hosts(api, api.segments())}
+    segment_name = _segment_param(params)
+    segments = [_segment_by_name(api, segment_name)] if segment_name else api.segments()
+    names = {host["uuid"]: host["name"] for _, host in _registered_hosts(api, segments)}
     if wanted:
         uuids = [uuid for uuid, name in names.items() if name == wanted]
         if not uuids:
-            raise ActionRefusedError(f"host {wanted} is not registered in any segment")
+            where = f"segment {segment_name}" if segment_name else "any segment"
+            raise ActionRefusedError(f"host {wanted} is not registered in {where}")
         filters["source_host_uuid"] = uuids[0]
-    found = api.recent_notifications(limit, **filters)
+    if segment_name and not wanted:
+        # masakari filters by one host only: the segment's are picked from a full page.
+        found = [
+            n
+            for n in api.recent_notifications(1000, **filters)
+            if n.get("source_host_uuid") in names
+        ][:limit]
+    else:
+        found = api.recent_notifications(limit, **filters)
     lines = []
     for n in found:
         source = str(n.get("source_host_uuid", "?"))
+        message = f"  ({_line(n['message'])})" if n.get("message") else ""
         lines.append(
             f"{n.get('created_at', '?')}  {n.get('type', '?')!s:<12} {n['status']:<9} "
-            f"{names.get(source, source)}  {n['notification_uuid']}"
+            f"{names.get(source, source)}  {n['notification_uuid']}{message}"
         )
     return {"count": str(len(found)), "notifications": "\n".join(lines) or "no notifications"}
 

@@ -275,6 +275,7 @@ class FakeMasakari:
             n
             for n in self.notifications
             if all(n.get(k) == v for k, v in query.items() if k in ("status", "source_host_uuid"))
+            and n.get("generated_time", n["created_at"]) >= query.get("generated-since", "")
         ]
         if query.get("sort_dir") == "desc":
             found = sorted(found, key=lambda n: n["created_at"], reverse=True)

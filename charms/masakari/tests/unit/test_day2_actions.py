@@ -1,4 +1,4 @@
-"""enable-segment and disable-segment: the maintenance window, on the microversion it needs."""
+"""Day-2 actions on masakari of today: segment control, the post-mortem, notification filters."""
 
 from __future__ import annotations
 
@@ -168,3 +168,50 @@ def test_show_notification_refuses_what_is_not_a_known_notification(
     ctx.run(ctx.on.config_changed(), state())
     with pytest.raises(testing.ActionFailed, match=message):
         run_action(ctx, "show-notification", {"notification": param})
+
+
+def test_list_notifications_by_segment_and_age_with_masakaris_message(ctx, installed, fake):
+    import datetime
+
+    import segment_actions
+
+    ctx.run(ctx.on.config_changed(), state())
+    lab = fake.add_segment("lab")
+    bench = fake.add_host(lab, "bench-1.maas")
+    rack_host = next(h for h in fake.hosts.values() if h["name"] == "compute-1.maas")
+    old = fake.add_notification(rack_host, "finished")
+    old["generated_time"] = "2026-11-20T05:00:00"
+    new = fake.add_notification(rack_host, "failed")
+    new["generated_time"] = "2026-11-22T04:30:00"
+    new["message"] = "Recovery aborted: the segment HA is disabled"
+    other = fake.add_notification(bench, "finished")
+    other["generated_time"] = "2026-11-22T04:40:00"
+    api = masakari_api_client(fake)
+    now = datetime.datetime(2026, 11, 22, 5, 0, tzinfo=datetime.timezone.utc)
+    results = segment_actions.list_notifications(
+        api, {"segment": "rack-a", "since": "12h"}, now=now
+    )
+    assert results["count"] == "1"
+    assert results["notifications"].endswith(
+        f"compute-1.maas  {new['notification_uuid']}  "
+        "(Recovery aborted: the segment HA is disabled)"
+    )
+    everything = segment_actions.list_notifications(api, {"since": "7d"}, now=now)
+    assert everything["count"] == "3"
+
+
+@pytest.mark.parametrize("since", ["12", "1w", "-1h", "1000000d"])
+def test_list_notifications_refuses_a_span_it_cannot_read(ctx, installed, fake, since):
+    ctx.run(ctx.on.config_changed(), state())
+    with pytest.raises(testing.ActionFailed, match="must be a span such as 30m, 12h or 7d"):
+        run_action(ctx, "list-notifications", {"since": since})
+
+
+def masakari_api_client(fake):
+    import masakari_api
+
+    creds = masakari_api.Credentials(
+        "http://10.5.0.11:35357", "masakari", "ks-secret-pw", "d", "services", "d",
+        "RegionOne", "public",
+    )  # fmt: skip
+    return masakari_api.MasakariApi(creds, 1000)  # the fixture's client on the fake

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import types
 import zipfile
+from collections.abc import Mapping
 
 import ops
 import pytest
@@ -15,7 +16,7 @@ from openstack_charm_testing import FakeHost
 TARGET = "/etc/svc/policy.d/charm-policyd-override.yaml"
 
 
-def zipped(files: dict[str, str | bytes]) -> bytes:
+def zipped(files: Mapping[str, str | bytes]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, content in files.items():
@@ -78,7 +79,9 @@ def test_unsafe_member_names_are_refused_and_shown_on_one_line(name):
 
 def test_a_long_file_name_is_shortened_in_the_message():
     message = problem(zipped({"d" * 300 + ".yaml": "- not a mapping\n"}))
-    assert message == f"policyd-override: {'d' * 57}...: not a mapping of policy rule names to rules"
+    assert (
+        message == f"policyd-override: {'d' * 57}...: not a mapping of policy rule names to rules"
+    )
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import zipfile
+from collections.abc import Mapping
 
 import masakari_workload as wl
 import ops
@@ -19,7 +20,7 @@ READY = "Unit is ready"
 ADMIN_ONLY = {"os_masakari_api:segments:index": "rule:context_is_admin"}
 
 
-def archive(tmp_path, files: dict[str, str | bytes], name: str = "overrides.zip"):
+def archive(tmp_path, files: Mapping[str, str | bytes], name: str = "overrides.zip"):
     """A ZIP resource holding ``files`` (names as given, even unsafe ones)."""
     path = tmp_path / name
     with zipfile.ZipFile(path, "w") as zf:
@@ -110,9 +111,7 @@ def test_turning_the_option_off_removes_the_overrides_and_the_po_prefix(
     assert installed.restarted() == []
 
 
-def test_the_option_off_with_a_resource_attached_applies_nothing(
-    ctx, installed, active, tmp_path
-):
+def test_the_option_off_with_a_resource_attached_applies_nothing(ctx, installed, active, tmp_path):
     zipped = archive(tmp_path, {"a.yaml": yaml.safe_dump(ADMIN_ONLY)})
     out = ctx.run(ctx.on.config_changed(), with_overrides(active, zipped, enabled=False))
     assert not installed.exists(wl.POLICY_OVERRIDES)
@@ -251,9 +250,7 @@ print(json.dumps({r: enforcer.enforce(r, {"project_id": "p"}, admin) for r in sy
 """
 
 
-def test_masakaris_policy_engine_enforces_the_written_overrides(
-    ctx, installed, active, tmp_path
-):
+def test_masakaris_policy_engine_enforces_the_written_overrides(ctx, installed, active, tmp_path):
     zipped = archive(tmp_path, {"deny.yaml": "os_masakari_api:segments:index: '!'\n"})
     ctx.run(ctx.on.config_changed(), with_overrides(active, zipped))
     rules = ["os_masakari_api:segments:index", "os_masakari_api:segments:detail"]

@@ -66,11 +66,12 @@ def shown(name: str) -> str:
 
 
 def _safe_member(name: str) -> bool:
-    """Whether ``name`` is a relative path inside the archive (no ``..``, no root)."""
-    if not name or not is_single_line(name) or "\\" in name or ":" in name:
+    """Whether ``name`` is a relative path inside the archive (no ``..``, root or drive)."""
+    if not name or not is_single_line(name) or "\\" in name:
         return False
     path = PurePosixPath(name)
-    return not path.is_absolute() and ".." not in path.parts
+    drive = len(name) > 1 and name[1] == ":" and name[0].isascii() and name[0].isalpha()
+    return not path.is_absolute() and ".." not in path.parts and not drive
 
 
 def _rules_of(where: str, text: str) -> dict[str, str]:

@@ -77,6 +77,10 @@ def test_unsafe_member_names_are_refused_and_shown_on_one_line(name):
     assert "\n" not in message
 
 
+def test_a_colon_is_no_drive_letter_past_the_first_character():
+    assert po.read_zip(zipped({"os:api/10:00.yaml": "x: '!'\n"})) == {"x": "!"}
+
+
 def test_a_long_file_name_is_shortened_in_the_message():
     message = problem(zipped({"d" * 300 + ".yaml": "- not a mapping\n"}))
     assert (

@@ -38,6 +38,7 @@ SUFFIXES = (".yaml", ".yml")
 # Bounds on what a hook reads from an operator's archive (a ZIP can expand a thousandfold).
 MAX_FILE_BYTES = 1 << 20
 MAX_FILES = 200
+MAX_ARCHIVE_BYTES = 16 << 20
 _MAX_NAME_SHOWN = 60
 # Entries macOS's archiver adds next to every file (resource forks, not YAML).
 _IGNORED_PREFIXES = ("__MACOSX/",)
@@ -107,6 +108,8 @@ def read_zip(data: bytes) -> dict[str, str]:
     rule defined by two files is refused too: which one wins would be an accident of
     the archive's order.
     """
+    if len(data) > MAX_ARCHIVE_BYTES:
+        raise OverrideError("the resource", f"larger than {MAX_ARCHIVE_BYTES >> 20} MiB")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError):
@@ -170,7 +173,8 @@ def fetch_resource(model: ops.Model) -> bytes | None:
         path = model.resources.fetch(RESOURCE)
     except (ops.ModelError, NameError):
         return None
-    return path.read_bytes()
+    with path.open("rb") as handle:  # what read_zip needs to refuse an oversized one
+        return handle.read(MAX_ARCHIVE_BYTES + 1)
 
 
 def converge(

@@ -60,6 +60,14 @@ def test_a_file_over_the_size_bound_is_refused_before_it_is_read():
     assert problem(zipped({"big.yaml": big})) == "policyd-override: big.yaml: larger than 1 MiB"
 
 
+def test_an_oversized_resource_is_refused_unread(tmp_path):
+    host = FakeHost(tmp_path / "root")
+    model = model_with(b"PK" + b"\0" * po.MAX_ARCHIVE_BYTES * 2, tmp_path)
+    result = po.converge(host, model, True, TARGET, "svc", "app")
+    assert result.problem == "policyd-override: the resource: larger than 16 MiB"
+    assert not host.exists(TARGET)
+
+
 def test_too_many_files_are_refused():
     files = {f"f{i}.yaml": "" for i in range(po.MAX_FILES + 1)}
     assert problem(zipped(files)) == "policyd-override: the resource: more than 200 files"

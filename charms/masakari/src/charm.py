@@ -31,6 +31,7 @@ from openstack_charm_lib import (
     fields,
     hacluster,
     hypervisors,
+    policy_overrides,
     relations,
     services,
     tls,
@@ -76,6 +77,7 @@ class Outcome:
     versions: dict[str, str] = dataclasses.field(default_factory=dict)  # installed, by package
     synced: bool = False  # the database schema matches the release
     registered: str = ""  # summary of automatic registration, for the active status
+    policy: policy_overrides.Overrides | None = None  # operator's policy overrides
 
 
 class MasakariCharm(ReconcilingCharm):
@@ -278,6 +280,7 @@ class MasakariCharm(ReconcilingCharm):
         tls_state = self._tls(cfg, cert_requests, outcome)
         tls_ready = tls_state if isinstance(tls_state, tls.TlsMaterial) else None
         self._publish(cfg, bindings, local, tls_ready, cert_requests)
+        self._apply_policy_overrides(outcome)
 
         ready = self._read_relations(outcome)
         if ready is not None and tls_state is not False:
@@ -287,7 +290,18 @@ class MasakariCharm(ReconcilingCharm):
         elif not self.paused:
             services.ensure_stopped(self.host, ENGINE)
         self._ensure_site_hygiene(tls_ready is not None and ready is not None, outcome)
-        return self._status(cfg, outcome, tls_ready is not None)
+        status = self._status(cfg, outcome, tls_ready is not None)
+        return policy_overrides.prefixed(status, outcome.policy)
+
+    def _apply_policy_overrides(self, outcome: Outcome) -> None:
+        enabled = self.config.get(policy_overrides.OPTION) is True
+        policy = outcome.policy = policy_overrides.converge(
+            self.host, self.model, enabled, wl.POLICY_OVERRIDES, "masakari", self.app.name
+        )
+        if policy.problem:
+            outcome.blocked.append(policy.problem)
+        if policy.changed:  # every mod_wsgi process of masakari-api enforces it at once
+            self._stored.pending_restarts = sorted({*self._stored.pending_restarts, "apache2"})
 
     def _publish(
         self,

@@ -90,6 +90,10 @@ HAPROXY_STATS_PORT = 8888
 CONFIG_DIR = "/etc/masakari"
 MASAKARI_CONF = f"{CONFIG_DIR}/masakari.conf"
 API_PASTE = f"{CONFIG_DIR}/api-paste.ini"
+# The operator's policy overrides (policyd-override resource): oslo.policy reads the
+# policy.d directory next to masakari.conf (the default [oslo_policy] policy_dirs) on
+# top of the policy in code.
+POLICY_OVERRIDES = f"{CONFIG_DIR}/policy.d/charm-policyd-override.yaml"
 # The charm's own WSGI entry (see wsgi_entry); a directory no package writes to.
 WSGI_DIR = "/usr/local/lib/masakari-charm"
 WSGI_SCRIPT = f"{WSGI_DIR}/masakari-api.wsgi"

@@ -8,7 +8,10 @@ Staged into each charm's ``lib/`` by ``tools/stage_lib.py``; charms import it as
 ``hacluster`` (the ``ha`` relation payload), ``network`` (addresses and endpoints),
 ``tls`` (certificate requests and files), ``config_flags`` (section-aware overrides),
 ``hypervisors`` (the masakari-host registration protocol), ``pacemaker_node`` (the
-Pacemaker node name pacemaker-remote tells masakari-monitors).
+Pacemaker node name pacemaker-remote tells masakari-monitors), ``policy_overrides``
+(the ``policyd-override`` resource of oslo.policy rules), ``fields`` and ``pem``
+(checks of relation fields and PEM material), ``actions`` and ``charm_base`` (the
+reconciling charm and its service actions).
 
 ``__version__`` is what each charm's ``pyproject.toml`` records under
 ``[tool.openstack-charm-lib]``; staging refuses a charm that records another version,

@@ -40,6 +40,16 @@ def port_number(value: object) -> int | None:
     return number if 0 < number < 65536 else None
 
 
+def whole_number(value: object, minimum: int, maximum: int) -> int | None:
+    """``value`` as ASCII decimal digits between ``minimum`` and ``maximum``, else None."""
+    if not (isinstance(value, str) and value.isascii() and value.isdigit()):
+        return None
+    if len(value) > len(str(maximum)):
+        return None  # no huge int() on another unit's input
+    number = int(value)
+    return number if minimum <= number <= maximum else None
+
+
 def is_host(value: object) -> bool:
     """Whether ``value`` is an IP address or a DNS host name."""
     return isinstance(value, str) and (is_ip(value) or (value.isascii() and is_hostname(value)))

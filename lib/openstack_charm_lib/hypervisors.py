@@ -7,6 +7,15 @@ The masakari leader reads every unit's bag into the desired registration state.
 Keys: ``hostname``, ``segment``, ``reserved`` ("true"/"false"); raw strings. Each is
 checked whole (no trailing line break slips past a pattern's ``$``) before it reaches
 masakari; a bad one is a problem naming the unit and the field, shown cut short.
+
+Optional keys, for masakari to judge whether a recovery can succeed (absent: unknown,
+as from units older than these keys; a bad one is a problem and reads as unknown, the
+host is still registered):
+
+- ``service-down-time``: nova-compute's ``[DEFAULT] service_down_time``, whole seconds.
+- ``resume-guests-state-on-host-boot``: nova-compute's setting of that name, "true"/"false".
+- ``detection-time``: seconds the host monitor takes to report a failed host
+  (monitoring interval x samples); only sent while the host monitor is enabled.
 """
 
 from __future__ import annotations
@@ -16,12 +25,16 @@ import re
 
 import ops
 
+from . import fields
 from .network import is_hostname
 
 # Masakari stores segment names in a String(255) column, and the API accepts 1-255
 # printable characters without leading or trailing blanks.
 _SEGMENT_NAME = re.compile(r"^\S(?:[^\x00-\x1f\x7f]{0,253}\S)?$")
 KEYS = ("hostname", "segment", "reserved")
+OPTIONAL_KEYS = ("service-down-time", "resume-guests-state-on-host-boot", "detection-time")
+# Generous bound: a day. Larger numbers are a typo, not a setting.
+MAX_SECONDS = 86400
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +44,11 @@ class Hypervisor:
     name: str
     segment: str
     reserved: bool
+    # Recovery facts, None when unknown. Not part of equality: they are not registration
+    # settings, and two units claiming one host must agree only on those.
+    service_down_time: int | None = dataclasses.field(default=None, compare=False)
+    resume_guests_state_on_host_boot: bool | None = dataclasses.field(default=None, compare=False)
+    detection_time: int | None = dataclasses.field(default=None, compare=False)
 
 
 def valid_segment_name(name: str) -> bool:
@@ -57,17 +75,48 @@ def publish(relation: ops.Relation, unit: ops.Unit, hypervisor: Hypervisor | Non
     """Publish ``hypervisor`` in ``unit``'s bag; None withdraws it."""
     bag = relation.data[unit]
     if hypervisor is None:
-        for key in KEYS:
+        for key in KEYS + OPTIONAL_KEYS:
             bag.pop(key, None)
         return
+    resume = hypervisor.resume_guests_state_on_host_boot
     wanted = {
         "hostname": hypervisor.name,
         "segment": hypervisor.segment,
         "reserved": "true" if hypervisor.reserved else "false",
+        "service-down-time": _decimal(hypervisor.service_down_time),
+        "resume-guests-state-on-host-boot": None if resume is None else str(resume).lower(),
+        "detection-time": _decimal(hypervisor.detection_time),
     }
     for key, value in wanted.items():
-        if bag.get(key) != value:
+        if value is None:
+            bag.pop(key, None)
+        elif bag.get(key) != value:
             bag[key] = value
+
+
+def _decimal(number: int | None) -> str | None:
+    return None if number is None else str(number)
+
+
+def _optional(bag: ops.RelationDataContent, unit: str, problems: list[str]) -> dict:
+    """The optional keys of ``bag`` as Hypervisor fields; a bad one is a problem, unknown."""
+    found: dict[str, object] = {}
+    for key in ("service-down-time", "detection-time"):
+        raw = bag.get(key)
+        if raw is None:
+            continue
+        number = fields.whole_number(raw, 1, MAX_SECONDS)
+        if number is None:
+            problems.append(f"{unit} sent {key}={_shown(raw)} (whole seconds, 1-{MAX_SECONDS})")
+        found[key.replace("-", "_")] = number
+    raw = bag.get("resume-guests-state-on-host-boot")
+    if raw is not None:
+        if raw not in ("true", "false"):
+            problems.append(
+                f"{unit} sent resume-guests-state-on-host-boot={_shown(raw)} (true or false)"
+            )
+        found["resume_guests_state_on_host_boot"] = {"true": True, "false": False}.get(raw)
+    return found
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,13 +151,16 @@ def read(relations: list[ops.Relation]) -> Desired:
         if reserved not in ("true", "false"):
             problems.append(f"{unit.name} sent reserved={_shown(reserved)} (true or false)")
             continue
-        wanted = Hypervisor(name, segment, reserved == "true")
+        wanted = Hypervisor(
+            name, segment, reserved == "true", **_optional(bag, unit.name, problems)
+        )
         if name in hosts and hosts[name] != wanted:
             problems.append(
                 f"{owners[name]} and {unit.name} both claim host {name} with different "
                 "segment/reserved settings"
             )
             continue
-        hosts[name] = wanted
+        # The first claim's recovery facts stand, as its owner does.
+        hosts.setdefault(name, wanted)
         owners.setdefault(name, unit.name)
     return Desired(hosts, problems)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ops
+from hypothesis import HealthCheck, given, settings
 from openstack_charm_lib import hypervisors
 from openstack_charm_lib.hypervisors import Hypervisor
+from openstack_charm_testing import adversarial as adv
 from ops import testing
 
 META = {
@@ -118,3 +120,112 @@ def test_read_checks_each_field_whole_and_shows_it_cut_short():
     ]
     assert seen.problems[4] == f"monitors/4 sent an invalid hostname '{'x' * 56}..."
     assert len(seen.problems) == 6
+
+
+def published_facts(hypervisor):
+    """The bag ``publish`` leaves for ``hypervisor``, including the optional keys."""
+    rel = testing.Relation("registration")
+    ctx = testing.Context(Probe, meta=META)
+    with ctx(ctx.on.update_status(), testing.State(relations=[rel])) as mgr:
+        relation = mgr.charm.model.get_relation("registration")
+        assert relation is not None
+        hypervisors.publish(relation, mgr.charm.unit, hypervisor)
+        out = mgr.run()
+    return out.get_relation(rel.id).local_unit_data
+
+
+def test_recovery_facts_are_published_and_read_back():
+    facts = Hypervisor(
+        "c0",
+        "s",
+        False,
+        service_down_time=60,
+        resume_guests_state_on_host_boot=True,
+        detection_time=180,
+    )
+    bag = published_facts(facts)
+    assert {k: bag[k] for k in hypervisors.OPTIONAL_KEYS} == {
+        "service-down-time": "60",
+        "resume-guests-state-on-host-boot": "true",
+        "detection-time": "180",
+    }
+    _, seen = run(units={0: dict(bag)})
+    read = seen.hosts["c0"]
+    assert (read.service_down_time, read.resume_guests_state_on_host_boot) == (60, True)
+    assert read.detection_time == 180
+    assert seen.problems == []
+
+
+def test_unknown_recovery_facts_are_not_published():
+    bag = published_facts(Hypervisor("c0", "s", False))
+    assert not set(hypervisors.OPTIONAL_KEYS) & set(bag)
+
+
+def test_units_without_recovery_facts_read_as_unknown():
+    _, seen = run(units={0: {"hostname": "c0", "segment": "s"}})
+    read = seen.hosts["c0"]
+    assert read.service_down_time is None
+    assert read.resume_guests_state_on_host_boot is None
+    assert read.detection_time is None
+
+
+def test_bad_recovery_facts_are_problems_naming_unit_and_key_and_read_as_unknown():
+    units = {
+        0: {"hostname": "c0", "segment": "s", "service-down-time": "-5"},
+        1: {"hostname": "c1", "segment": "s", "detection-time": "6\n0"},
+        2: {"hostname": "c2", "segment": "s", "resume-guests-state-on-host-boot": "yes"},
+        3: {"hostname": "c3", "segment": "s", "service-down-time": "9" * 5000},
+        4: {"hostname": "c4", "segment": "s", "detection-time": "0"},
+    }
+    _, seen = run(units=units)
+    assert set(seen.hosts) == {"c0", "c1", "c2", "c3", "c4"}  # still registered
+    assert seen.problems[:3] == [
+        "monitors/0 sent service-down-time='-5' (whole seconds, 1-86400)",
+        "monitors/1 sent detection-time='6\\n0' (whole seconds, 1-86400)",
+        "monitors/2 sent resume-guests-state-on-host-boot='yes' (true or false)",
+    ]
+    assert seen.problems[3].startswith("monitors/3 sent service-down-time='999")
+    assert len(seen.problems[3]) < 120
+    assert seen.problems[4] == "monitors/4 sent detection-time='0' (whole seconds, 1-86400)"
+    assert all(
+        h.service_down_time is None and h.detection_time is None for h in seen.hosts.values()
+    )
+    assert seen.hosts["c2"].resume_guests_state_on_host_boot is None
+
+
+def test_recovery_facts_do_not_make_two_claims_of_one_host_disagree():
+    units = {
+        0: {"hostname": "c0", "segment": "s", "service-down-time": "60"},
+        1: {"hostname": "c0", "segment": "s"},
+    }
+    _, seen = run(units=units)
+    assert seen.problems == []
+    assert seen.hosts["c0"].service_down_time == 60
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    down=adv.relation_value("60", "1", "86400"),
+    detection=adv.relation_value("20", "180"),
+    resume=adv.relation_value("true", "false"),
+)
+def test_hostile_recovery_facts_are_typed_facts_or_named_problems(down, detection, resume):
+    bag = {
+        "hostname": "c0",
+        "segment": "s",
+        "service-down-time": down,
+        "detection-time": detection,
+        "resume-guests-state-on-host-boot": resume,
+    }
+    _, seen = run(units={0: bag})
+    host = seen.hosts["c0"]
+    for key, number in (
+        ("service-down-time", host.service_down_time),
+        ("detection-time", host.detection_time),
+    ):
+        if number is None:
+            assert any(f"monitors/0 sent {key}=" in p for p in seen.problems)
+        else:
+            assert 1 <= number <= hypervisors.MAX_SECONDS and str(number) == bag[key]
+    assert host.resume_guests_state_on_host_boot in (None, True, False)
+    assert all(len(p) < 200 for p in seen.problems)

@@ -151,10 +151,21 @@ class MasakariMonitorsCharm(ReconcilingCharm):
         return ops.BlockedStatus(problem) if problem else nova
 
     def _publish_registration(self, config: MonitorsConfig, hostname: str | None) -> None:
-        """Tell masakari how to register this hypervisor; None withdraws it."""
-        hypervisor = (
-            hypervisors.Hypervisor(hostname, config.segment, config.reserved) if hostname else None
-        )
+        """Tell masakari how to register this hypervisor and judge its recovery; None withdraws.
+
+        nova.conf was read for ``hostname``: a name means it exists.
+        """
+        hypervisor = None
+        if hostname:
+            nova_conf = self.host.read_text(wl.NOVA_CONF) or ""
+            hypervisor = hypervisors.Hypervisor(
+                hostname,
+                config.segment,
+                config.reserved,
+                service_down_time=wl.nova_service_down_time(nova_conf),
+                resume_guests_state_on_host_boot=wl.nova_resumes_guests(nova_conf),
+                detection_time=wl.detection_time(config),
+            )
         for relation in self.model.relations[REGISTRATION]:
             hypervisors.publish(relation, self.unit, hypervisor)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import yaml
 from monitors_config import MonitorsConfig
+from openstack_charm_lib import fields, hypervisors
 from openstack_charm_lib.config_flags import merge_flags
 from openstack_charm_lib.relations import Credentials
 from openstack_charm_lib.rendering import ManagedFile, oslo_literal, render_ini
@@ -109,14 +110,14 @@ def names_problem(nova: str, hostname: str, node_name: str | None) -> str | None
     )
 
 
-def nova_host(nova_conf: str, short_hostname: str) -> str:
-    """The host name nova-compute registers with: ``[DEFAULT] host``, else the short name.
+def nova_defaults(nova_conf: str) -> dict[str, str]:
+    """nova.conf's ``[DEFAULT]`` options, read as oslo.config reads them.
 
-    Read as oslo.config reads nova.conf: ``[DEFAULT]`` may come anywhere and more than
-    once, the last assignment wins, ``:`` assigns like ``=``, indented lines continue the
-    previous value and matching quotes around a value are dropped.
+    ``[DEFAULT]`` may come anywhere and more than once, the last assignment wins, ``:``
+    assigns like ``=``, indented lines continue the previous value and matching quotes
+    around a value are dropped.
     """
-    host = None
+    options: dict[str, str] = {}
     section = None
     key = None
     for raw in nova_conf.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
@@ -124,15 +125,60 @@ def nova_host(nova_conf: str, short_hostname: str) -> str:
         if not line:
             key = None
         elif line.startswith((" ", "\t")):
-            if key == "host" and host is not None:
-                host += "\n" + line.lstrip()  # a continued value: never a valid name
+            if section == "DEFAULT" and key in options:
+                options[key] += "\n" + line.lstrip()  # a continued value
         elif line.startswith("["):
             section, key = line[1:-1] if line.endswith("]") else None, None
         elif not line.startswith(("#", ";")):
             key, value = _assignment(line)
-            if section == "DEFAULT" and key == "host":
-                host = value
-    return host or short_hostname
+            if section == "DEFAULT" and key:
+                options[key] = value
+    return options
+
+
+def nova_host(nova_conf: str, short_hostname: str) -> str:
+    """The host name nova-compute registers with: ``[DEFAULT] host``, else the short name.
+
+    A continued value is kept whole (with its line break): never a valid name.
+    """
+    return nova_defaults(nova_conf).get("host") or short_hostname
+
+
+# nova's defaults when nova.conf does not set them.
+SERVICE_DOWN_TIME = 60
+_OSLO_BOOLS = {"true": True, "yes": True, "on": True, "1": True}
+_OSLO_BOOLS.update({"false": False, "no": False, "off": False, "0": False})
+
+
+def nova_service_down_time(nova_conf: str) -> int | None:
+    """``[DEFAULT] service_down_time`` in seconds (nova's 60 if unset); None when invalid."""
+    raw = nova_defaults(nova_conf).get("service_down_time")
+    if raw is None:
+        return SERVICE_DOWN_TIME
+    return fields.whole_number(raw.strip(), 1, hypervisors.MAX_SECONDS)
+
+
+def nova_resumes_guests(nova_conf: str) -> bool | None:
+    """``[DEFAULT] resume_guests_state_on_host_boot`` (false if unset); None when invalid."""
+    raw = nova_defaults(nova_conf).get("resume_guests_state_on_host_boot")
+    return False if raw is None else _OSLO_BOOLS.get(raw.strip().lower())
+
+
+def detection_time(config: MonitorsConfig) -> int | None:
+    """Seconds the host monitor takes to report a failed host; None without it.
+
+    It checks every ``monitoring_interval`` seconds and reports a node seen offline
+    ``monitoring_samples`` checks in a row. config-flags override the options, as in
+    the rendered file; the monitors' own defaults apply to what neither sets.
+    """
+    if not config.host_monitor:
+        return None
+    host = {**config.tunables.get("host", {}), **config.config_flags.get("host", {})}
+    interval = fields.whole_number(host.get("monitoring_interval", "60"), 1, 10**6)
+    samples = fields.whole_number(host.get("monitoring_samples", "1"), 1, 10**6)
+    if interval is None or samples is None:
+        return None
+    return interval * samples if interval * samples <= hypervisors.MAX_SECONDS else None
 
 
 def _assignment(line: str) -> tuple[str, str]:

@@ -77,6 +77,7 @@ class Outcome:
     versions: dict[str, str] = dataclasses.field(default_factory=dict)  # installed, by package
     synced: bool = False  # the database schema matches the release
     registered: str = ""  # summary of automatic registration, for the active status
+    warning: str = ""  # a risk the operator should know of, for the active status
     policy: policy_overrides.Overrides | None = None  # operator's policy overrides
 
 
@@ -608,11 +609,18 @@ class MasakariCharm(ReconcilingCharm):
         self, cfg: MasakariConfig, keystone: relations.Keystone, outcome: Outcome
     ) -> None:
         """Bring masakari's segments and hosts to what the related hypervisors ask."""
+        import recovery_timing
+
+        desired = self._desired_hosts()
+        # Recovery, not registration: judged for hosts registered by hand too.
+        too_short = recovery_timing.delay_problem(cfg.evacuation_delay, desired.hosts)
+        if too_short:
+            outcome.blocked.append(too_short)
+        outcome.warning = recovery_timing.resume_warning(desired.hosts)
         peers = self.model.get_relation("cluster")
         if not cfg.auto_register_hosts or peers is None:
             return
         managed = self._managed()
-        desired = self._desired_hosts()
         problems = [f"hosts relation: {p}" for p in desired.problems]
         if desired.hosts or managed.hosts or managed.segments:
             problems += self._reconcile_registration(cfg, keystone, desired, managed, outcome)
@@ -753,8 +761,9 @@ class MasakariCharm(ReconcilingCharm):
         if outcome.upgrade_available:
             return ops.ActiveStatus(
                 f"Unit is ready (run openstack-upgrade for {outcome.upgrade_available})"
+                f"{outcome.warning}"
             )
-        return ops.ActiveStatus(f"Unit is ready{outcome.registered}")
+        return ops.ActiveStatus(f"Unit is ready{outcome.registered}{outcome.warning}")
 
     def _listening(self, outcome: Outcome, tls_on: bool) -> set[int]:
         ports = self.host.listening_tcp_ports()

@@ -30,6 +30,7 @@ from conftest import CREDENTIALS, FQDN, NOVA_CONF_FQDN, PACKAGES
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from monitors_config import MONITORS, PROCESS_FILE_KEYS, TUNABLES, ConfigError, load_config
+from openstack_charm_lib import hypervisors
 from openstack_charm_lib.network import is_hostname
 from openstack_charm_lib.relations import Credentials
 from openstack_charm_testing import FakeHost
@@ -171,6 +172,13 @@ NOVA = st.one_of(
     st.just(b"[libvirt]\nhost = x\n[DEFAULT]\nhost = compute-1.maas\n"),
     adv.non_utf8_bytes(),
     adv.hostile_text(max_size=200).map(lambda t: ("[DEFAULT]\nhost = " + t).encode()),
+    # nova's recovery settings, published on registration once read.
+    st.tuples(adv.hostile_text(max_size=40), adv.hostile_text(max_size=40)).map(
+        lambda t: (
+            f"{NOVA_CONF_FQDN}[DEFAULT]\nservice_down_time = {t[0]}\n"
+            f"resume_guests_state_on_host_boot = {t[1]}\n"
+        ).encode()
+    ),
 )
 EVENTS = st.sampled_from(
     [
@@ -327,6 +335,7 @@ def secrets_of(steps) -> set[str]:
 def check_outcome(case, ctx, host, spy, out, steps, step) -> None:
     assert out.unit_status.name in STATUSES, out.unit_status
     check_names(host, out, step["node"])
+    check_recovery_facts(host.read_text(wl.NOVA_CONF) or "")
     if spy.meant is not None and host.exists(wl.CONF):
         text = host.read_text(wl.CONF) or ""
         meant = spy.meant
@@ -341,6 +350,13 @@ def check_outcome(case, ctx, host, spy, out, steps, step) -> None:
         said.extend(relation.local_unit_data.values())
         said.extend(relation.local_app_data.values())
     case.no_leak(secrets_of(steps), said)
+
+
+def check_recovery_facts(nova_conf: str) -> None:
+    """What nova.conf yields for registration is a fact masakari accepts, or unknown."""
+    down = wl.nova_service_down_time(nova_conf)
+    assert down is None or 1 <= down <= hypervisors.MAX_SECONDS, down
+    assert wl.nova_resumes_guests(nova_conf) in (None, True, False)
 
 
 def check_names(host, out, node) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import ModuleType
 
 import release_matrix
+from openstack_charm_lib import hypervisors
 from openstack_charm_lib.host import Host
 from openstack_charm_testing import FakeHost
 from ops import testing
@@ -312,7 +313,11 @@ def run_masakari_monitors(
     Returns its config file and what it published on ``registration``.
     """
     host = FakeHost(root, fqdn=hostname)
-    host.write_file("/etc/nova/nova.conf", f"[DEFAULT]\nhost = {hostname}\n")
+    # The nova test double sees a failed service down at once; a short service_down_time
+    # says so, and fits the suites' evacuation-delay 1 + host monitoring 3 s x 1.
+    host.write_file(
+        "/etc/nova/nova.conf", f"[DEFAULT]\nhost = {hostname}\nservice_down_time = 4\n"
+    )
     host.installed.update(
         {"masakari-host-monitor": "17.0.0", "masakari-instance-monitor": "17.0.0"}
     )
@@ -352,5 +357,6 @@ def run_masakari_monitors(
     out = ctx.run(ctx.on.config_changed(), state)
     assert out.unit_status.name == "active", out.unit_status
     published = next(r for r in out.relations if r.endpoint == "registration").local_unit_data
-    bag = {k: v for k, v in published.items() if k in ("hostname", "segment", "reserved")}
+    keys = (*hypervisors.KEYS, *hypervisors.OPTIONAL_KEYS)
+    bag = {k: v for k, v in published.items() if k in keys}
     return host.path("/etc/masakarimonitors/masakarimonitors.conf"), bag

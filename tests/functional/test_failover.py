@@ -143,6 +143,9 @@ def test_hypervisors_register_themselves_through_the_charms(stack):
             "hostname": host,
             "segment": segment,
             "reserved": str(host in RESERVED.values()).lower(),
+            "service-down-time": "4",
+            "resume-guests-state-on-host-boot": "false",
+            "detection-time": "60",
         }
         stack.registration_bags[host] = bag
 

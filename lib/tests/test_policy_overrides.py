@@ -111,8 +111,9 @@ def test_the_written_file_reads_back_as_the_rules(rules):
 
 
 def test_oslo_policy_reads_the_written_file_as_overrides(tmp_path):
-    from oslo_config import cfg
-    from oslo_policy import policy
+    # The library's tests run in every charm's environment; oslo.policy is in masakari's.
+    cfg = pytest.importorskip("oslo_config.cfg")
+    policy = pytest.importorskip("oslo_policy.policy")
 
     policy_dir = tmp_path / "policy.d"
     policy_dir.mkdir()

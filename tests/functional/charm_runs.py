@@ -306,17 +306,20 @@ def run_masakari_action(
 
 
 def run_masakari_monitors(
-    root: Path, services: dict, hostname: str, config: dict
+    root: Path, services: dict, hostname: str, config: dict, service_down_time: int = 4
 ) -> tuple[Path, dict]:
     """masakari-monitors with keystone's answer, on a hypervisor nova knows as ``hostname``.
 
-    Returns its config file and what it published on ``registration``.
+    Its nova.conf says ``service_down_time``. Returns its config file and what it
+    published on ``registration``.
     """
     host = FakeHost(root, fqdn=hostname)
-    # The nova test double sees a failed service down at once; a short service_down_time
-    # says so, and fits the suites' evacuation-delay 1 + host monitoring 3 s x 1.
+    # The nova test double sees a failed service down at once unless a test says when
+    # its heartbeats stopped; the default fits the suites' evacuation-delay 1 + host
+    # monitoring 3 s x 1.
     host.write_file(
-        "/etc/nova/nova.conf", f"[DEFAULT]\nhost = {hostname}\nservice_down_time = 4\n"
+        "/etc/nova/nova.conf",
+        f"[DEFAULT]\nhost = {hostname}\nservice_down_time = {service_down_time}\n",
     )
     host.installed.update(
         {"masakari-host-monitor": "17.0.0", "masakari-instance-monitor": "17.0.0"}

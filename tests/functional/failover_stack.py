@@ -53,6 +53,7 @@ class Stack:
         self.servers: dict[str, list[str]] = {}
         self.registration_bags: dict[str, dict] = {}  # hypervisor -> masakari-host bag
         self.managed: dict = {}  # the masakari leader's peer app data
+        self.config: dict = {}  # the masakari application's config, as its engine runs it
         self.related: dict[str, list[dict]] = {}  # monitors app -> its units' bags
         self.relayed: dict[str, bool] = {}  # hypervisors whose loopback reaches the APIs
         self.started_in = 0.0
@@ -107,7 +108,11 @@ class Stack:
             bag = self.registration_bags[host]
             self.related.setdefault(f"monitors-{bag['segment']}", []).append(bag)
         run = charm_runs.register_hypervisors(
-            self.root / "masakari-leader", self.facts, self.related, app_data=self.managed
+            self.root / "masakari-leader",
+            self.facts,
+            self.related,
+            config=self.config,
+            app_data=self.managed,
         )
         self.managed = run.app_data
         return run
@@ -142,7 +147,8 @@ def relay(
 def start(hypervisors: list[str], masakari_config: dict | None = None) -> Stack:
     """Services, masakari, one cluster node and a pacemaker_remoted per hypervisor.
 
-    With no hypervisors, only the services and masakari (no cluster).
+    With no hypervisors, only the services and masakari (no cluster). ``masakari_config``
+    is the masakari application's config; its ``config-flags`` add to the stack's own.
     """
     state = Path(tempfile.mkdtemp(prefix="masakari-e2e-"))
     services = ss.ServiceStack(state)
@@ -151,13 +157,16 @@ def start(hypervisors: list[str], masakari_config: dict | None = None) -> Stack:
     try:
         facts = services.start_control_plane()
         # masakari: the charm's files; only the log and lock directories are redirected.
-        config = {**(masakari_config or {}), "config-flags": services.masakari_flags()}
+        wanted = masakari_config or {}
+        flags = "\n".join(f for f in (services.masakari_flags(), wanted.get("config-flags")) if f)
+        config = {**wanted, "config-flags": flags}
         unit = charm_runs.run_masakari(state / "masakari-root", facts, config)
         services.register_endpoints(unit.identity_service)
         services.start_masakari(unit.root)
 
         stack = Stack(services, topology, facts, state)
         stack.unit = unit
+        stack.config = config
         if not hypervisors:  # the API alone (registration benchmarks)
             stack.started_in = time.monotonic() - started
             return stack

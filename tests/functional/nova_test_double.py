@@ -6,7 +6,10 @@ list and detail, servers list/show, evacuate/stop/start/lock/unlock/resetState a
 os-aggregates) with a small in-memory model of hosts and servers, and records every call
 so that tests assert on them. Each compute service is one hypervisor, named as its
 host. Evacuating a server moves it to the requested host, or to another enabled
-compute host. Test set-up goes through ``/_double/*`` endpoints.
+compute host. A service is up (and nova refuses to evacuate from its host, as real nova
+does with ``ComputeServiceInUse``) until ``service_down_time`` seconds after its
+heartbeats stopped, when a test says they stopped (``/_double/heartbeats-stopped``);
+otherwise it is seen down at once. Test set-up goes through ``/_double/*`` endpoints.
 
 Run: ``python nova_test_double.py PORT`` (binds 127.0.0.1 only).
 """
@@ -17,12 +20,20 @@ import json
 import re
 import sys
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 LOCK = threading.Lock()
 STATE: dict = {"services": {}, "servers": {}, "aggregates": {}, "calls": []}
+
+
+def _is_up(host: str) -> bool:
+    """Whether nova still sees ``host``'s compute service up (its heartbeats are recent)."""
+    svc = STATE["services"][host]
+    stopped = svc.get("heartbeats_stopped_at")
+    return stopped is not None and time.monotonic() - stopped < svc["service_down_time"]
 
 
 def _service_view(host: str) -> dict:
@@ -33,7 +44,7 @@ def _service_view(host: str) -> dict:
         "host": host,
         "zone": "nova",
         "status": svc["status"],
-        "state": "up",
+        "state": "up" if _is_up(host) else "down",
         "disabled_reason": svc.get("reason"),
         "forced_down": False,
         "updated_at": "2026-11-22T00:00:00.000000",
@@ -46,7 +57,7 @@ def _hypervisor_view(host: str, detail: bool) -> dict:
     view = {
         "id": svc["hypervisor_id"],
         "hypervisor_hostname": host,
-        "state": "up",
+        "state": "up" if _is_up(host) else "down",
         "status": svc["status"],
     }
     if detail:
@@ -163,6 +174,11 @@ class Handler(BaseHTTPRequestHandler):
                     "status": body.get("status", "enabled"),
                 }
                 return self._send(200, {})
+            if path == "/_double/heartbeats-stopped":
+                service = STATE["services"][body["host"]]
+                service["heartbeats_stopped_at"] = time.monotonic()
+                service["service_down_time"] = body["service_down_time"]
+                return self._send(200, {})
             if path == "/_double/server":
                 server_id = str(uuid.uuid4())
                 STATE["servers"][server_id] = {
@@ -203,6 +219,9 @@ class Handler(BaseHTTPRequestHandler):
     def _server_action(self, server: dict, body: dict) -> None:
         action = next(iter(body), "")
         if action == "evacuate":
+            if _is_up(server["host"]):
+                message = f"Compute service of {server['host']} is still in use."
+                return self._send(400, {"badRequest": {"code": 400, "message": message}})
             target = (body["evacuate"] or {}).get("host")
             if target is None:
                 candidates = [

@@ -5,11 +5,12 @@ The default release (caracal) runs everything: the rendered-file checks, the
 pacemaker_remoted checks, the WSGI entry on every release's masakari, the end-to-end
 scenarios, and the upgrade chain from caracal to noble's newest (whose releases' venvs
 are built first). Each other release of :data:`release_matrix.STACK_RELEASES` (epoxy, gazpacho,
-hibiscus) then runs the end-to-end scenarios again with its own services, its unit on
-its own series and origin, except the 1,000-hypervisor registration, which measures the
-charm rather than the release and would double CI's time. Each release's services venv
-is built first. ``--release R`` (repeatable) runs only the named releases, each with
-everything; other arguments go to pytest.
+hibiscus) then runs the end-to-end scenarios and the policy overrides against its own
+API again, with its own services, its unit on its own series and origin: every day-2
+feature meets each release's masakari. The 1,000-hypervisor registration is left out
+there: it measures the charm rather than the release and would double CI's time. Each
+release's services venv is built first. ``--release R`` (repeatable) runs only the named
+releases, each with everything; other arguments go to pytest.
 Usage: ``run_releases.py [--release R ...] [pytest args]``.
 """
 
@@ -25,6 +26,7 @@ import release_matrix
 
 HERE = Path(__file__).resolve().parent
 SCENARIOS = HERE / "test_failover.py"
+POLICY = HERE / "test_policy_overrides_api.py"  # rule names and defaults are per release
 RELEASE_INDEPENDENT = "not thousand"  # -k for the releases after the default one
 
 
@@ -48,7 +50,7 @@ def plan(args: list[str]) -> tuple[list[tuple[str, list[str]]], list[str]]:
     default = release_matrix.DEFAULT_STACK_RELEASE
     runs = [(default, [str(HERE)])]
     runs += [
-        (r, [str(SCENARIOS), "-k", RELEASE_INDEPENDENT])
+        (r, [str(SCENARIOS), str(POLICY), "-k", RELEASE_INDEPENDENT])
         for r in release_matrix.STACK_RELEASES
         if r != default
     ]

@@ -6,7 +6,9 @@ nova-compute); the suite's zaza configure step then finds them through openstack
 zaza runs it; killing a hypervisor's pacemaker_remoted must end in a finished recovery,
 for each recovery method, and the charm leaves the spares masakari used as masakari left
 them; the day-2 actions run against the real API, and a host created by hand outlives
-its masakari-monitors unit; 1,000 hosts register and leave.
+its masakari-monitors unit; an evacuation-delay shorter than a hypervisor's nova
+service_down_time blocks the leader, and a failure there ends as it warned (nova refuses
+to evacuate from a service it still sees up); 1,000 hosts register and leave.
 """
 
 from __future__ import annotations
@@ -63,9 +65,13 @@ FIGURES: list[str] = []
 def stack():
     if MISSING:
         pytest.fail(f"missing (bash .ci/run installs them): {', '.join(MISSING)}")
-    stack = failover_stack.start(
-        [MONITOR_HOST, *METHODS.values()], masakari_config={"evacuation-delay": 1}
-    )
+    # The engine marks a recovery in error failed (freeing its host) on its periodic
+    # pass, every 120 s by default: the scenario of a refused evacuation waits for it.
+    config = {
+        "evacuation-delay": 1,
+        "config-flags": "process_unfinished_notifications_interval=5",
+    }
+    stack = failover_stack.start([MONITOR_HOST, *METHODS.values()], masakari_config=config)
     try:
         failover_stack.start_hostmonitor(
             stack,
@@ -410,6 +416,77 @@ def test_a_segment_disabled_for_maintenance_ignores_failures_until_enabled(stack
     )
     listing = stack.action("list-segments")["segments"]
     assert "DISABLED" not in listing and "kernel updates" not in listing
+
+
+def test_a_delay_shorter_than_novas_service_down_time_blocks_and_fails_as_said(stack):
+    """The leader's timing check, and the failure it warns of, on the real engine.
+
+    slow-1's nova says service_down_time 30; the engine waits evacuation-delay 1 after a
+    notification its host monitor sends 3 s after the failure. nova still sees the
+    service up when masakari evacuates, refuses, and the recovery fails.
+    """
+    nova = stack.services.nova
+    host = "slow-1.maas"
+    nova("POST", "/_double/service", {"host": host})
+    server = nova("POST", "/_double/server", {"name": "vm-slow", "host": host})["id"]
+    options = {"segment-name": "segment-auto", "host-monitoring-interval": 3}
+    _, bag = charm_runs.run_masakari_monitors(
+        stack.root / f"registration-{host}", stack.facts, host, options, service_down_time=30
+    )
+    assert (bag["service-down-time"], bag["detection-time"]) == ("30", "3"), bag
+    stack.registration_bags[host] = bag
+    others = [h for h in SEGMENT_OF if h != METHODS["auto"]]
+    run = stack.register([*others, host])
+    assert run.status.name == "blocked"
+    assert run.status.message.startswith(
+        f"evacuation-delay 1 + detection 3s on {host} is shorter than nova's "
+        "service_down_time 30: raise evacuation-delay to at least 27"
+    ), run.status.message
+    assert host in stack.hosts("auto")  # registered all the same
+    # The failure it warns of: nova's heartbeats from slow-1 stop as the host dies.
+    nova("POST", "/_double/heartbeats-stopped", {"host": host, "service_down_time": 30})
+    status, body = stack.notify(
+        "COMPUTE_HOST",
+        host,
+        {"event": "STOPPED", "host_status": "NORMAL", "cluster_status": "OFFLINE"},
+    )
+    assert 200 <= status < 300, body
+    uuid = body["notification"]["notification_uuid"]
+    ss.wait_until(lambda: stack.notification(uuid)["status"] == "failed", 120, "failed recovery")
+    refused = [
+        c
+        for c in stack.nova_calls()
+        if c["method"] == "POST"
+        and c["path"].endswith(f"/servers/{server}/action")
+        and "evacuate" in (c["body"] or {})
+    ]
+    assert refused, "masakari did not try to evacuate"
+    (moved,) = [s for s in nova("GET", "/_double/servers")["servers"] if s["id"] == server]
+    assert moved["host"] == host
+    shown = stack.action("show-notification", notification=uuid)
+    assert shown["notification"].startswith(f"{uuid}: COMPUTE_HOST failed, host {host}"), shown
+    assert f"Failed to evacuate instances '{server}' from host '{host}'" in shown["recovery"]
+    # One VM move per attempt: the engine retries a recovery in error once, then fails it.
+    lines = [m for m in shown["vmoves"].splitlines() if f" {server}: " in m]
+    assert lines, shown["vmoves"]
+    for line in lines:
+        assert f"{server}: {host} -> ?, evacuation failed (" in line, line
+        assert f"Compute service of {host} is still in use" in line, line
+    # The setting the status names clears it.
+    fixed = charm_runs.register_hypervisors(
+        stack.root / "masakari-leader",
+        stack.facts,
+        stack.related,
+        config={**stack.config, "evacuation-delay": 27},
+        app_data=stack.managed,
+    )
+    assert fixed.status.message == "Unit is ready; hosts registered: 7, segments: 4"
+    # slow-1 goes, by the documented way back.
+    assert stack.register(others).status.name == "waiting"
+    stack.action("set-host-maintenance", hostname=host, state="off")
+    run = stack.register(others)
+    assert run.status.message == "Unit is ready; hosts registered: 6, segments: 4"
+    assert host not in stack.hosts("auto")
 
 
 def test_registering_a_thousand_hypervisors(stack):

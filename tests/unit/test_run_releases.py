@@ -14,10 +14,15 @@ import release_matrix  # noqa: E402
 import run_releases  # noqa: E402
 
 
-def test_the_default_release_runs_everything_and_the_others_the_scenarios():
+def test_the_default_release_runs_everything_and_the_others_the_day_2_features():
     runs, rest = run_releases.plan(["-x"])
     assert runs[0] == ("caracal", [str(FUNCTIONAL)])
-    scenarios = [str(FUNCTIONAL / "test_failover.py"), "-k", "not thousand"]
+    scenarios = [
+        str(FUNCTIONAL / "test_failover.py"),
+        str(FUNCTIONAL / "test_policy_overrides_api.py"),
+        "-k",
+        "not thousand",
+    ]
     assert runs[1:] == [(r, scenarios) for r in ("epoxy", "gazpacho", "hibiscus")]
     assert rest == ["-x"]
 

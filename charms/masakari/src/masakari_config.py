@@ -107,6 +107,15 @@ ENGINE_OPTIONS: tuple[EngineOption, ...] = (
 )
 
 
+# The masakari.conf keys of the charm's older recovery options (the reactive charm's).
+RECOVERY_KEYS: tuple[tuple[str, str, str], ...] = (
+    ("DEFAULT", "wait_period_after_service_update", "evacuation-delay"),
+    ("DEFAULT", "notifications_expired_interval", "notification-expiration"),
+    ("DEFAULT", "check_expired_notifications_interval", "check-expired-interval"),
+    ("host_failure", "evacuate_all_instances", "evacuate-all-instances"),
+)
+
+
 @dataclasses.dataclass(frozen=True)
 class MasakariConfig:
     """Validated charm configuration."""
@@ -182,9 +191,7 @@ def _knows(release: str | None, option: EngineOption) -> bool:
     return release is None or release_index(release) >= release_index(option.since)
 
 
-def _engine_values(
-    options: Mapping[str, object], flags: dict[str, dict[str, str]], problems: list[str]
-) -> dict[str, str]:
+def _engine_values(options: Mapping[str, object], problems: list[str]) -> dict[str, str]:
     """The set engine options, as masakari.conf spells them; problems appended."""
     values: dict[str, str] = {}
     for option in ENGINE_OPTIONS:
@@ -196,15 +203,24 @@ def _engine_values(
             problems.append(problem)
             continue
         values[option.name] = option.rendered(value)
-    # The option and a flag for the same key would disagree on which one wins; the
-    # operator is told to keep one, rather than either being silently ignored.
-    for option in ENGINE_OPTIONS:
-        if option.key in flags.get(option.section, {}):
-            problems.append(
-                f"config-flags sets {option.section}/{option.key}, which the option "
-                f"{option.name} sets: use {option.name} and remove the entry from config-flags"
-            )
     return values
+
+
+def _flag_conflicts(flags: dict[str, dict[str, str]]) -> list[str]:
+    """A message per config-flags entry for a key that one of the charm's options sets.
+
+    The option and the flag would disagree on which one wins; the operator is told to
+    keep one, rather than either being silently ignored. The recovery options matter
+    most: the leader checks ``evacuation-delay`` against nova's ``service_down_time``,
+    a check a flag could otherwise defeat.
+    """
+    owned = [(o.section, o.key, o.name) for o in ENGINE_OPTIONS] + list(RECOVERY_KEYS)
+    return [
+        f"config-flags sets {section}/{key}, which the option {name} sets: "
+        f"use {name} and remove the entry from config-flags"
+        for section, key, name in owned
+        if key in flags.get(section, {})
+    ]
 
 
 class ConfigError(ValueError):
@@ -293,6 +309,7 @@ def load_config(options: Mapping[str, object], series: str) -> MasakariConfig:
     except ConfigFlagsError as exc:
         problems.append(str(exc))
         flags = {}
+    problems.extend(_flag_conflicts(flags))
 
     coordination = text("coordination-backend-url")
     if coordination and not _TOOZ_URL.fullmatch(coordination):
@@ -346,7 +363,7 @@ def load_config(options: Mapping[str, object], series: str) -> MasakariConfig:
         vip_iface=vip_iface,
         vip_cidr=vip_cidr,
         dns_ha=dns_ha,
-        engine=_engine_values(options, flags, problems),
+        engine=_engine_values(options, problems),
         auto_register_hosts=bool(options.get("auto-register-hosts", True)),
         recovery_method=recovery_method,
         service_type=service_type,

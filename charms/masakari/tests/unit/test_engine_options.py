@@ -179,6 +179,28 @@ def test_notification_delay_max_on_hibiscus_sets_the_api_key(ctx, installed):
             "host_failure/ha_enabled_instance_metadata_key",
             "host-failure-metadata-key",
         ),
+        # The reactive charm's recovery options: a flag could defeat the leader's check
+        # of evacuation-delay against nova's service_down_time.
+        (
+            "wait_period_after_service_update=0",
+            "DEFAULT/wait_period_after_service_update",
+            "evacuation-delay",
+        ),
+        (
+            "notifications_expired_interval=60",
+            "DEFAULT/notifications_expired_interval",
+            "notification-expiration",
+        ),
+        (
+            "check_expired_notifications_interval=60",
+            "DEFAULT/check_expired_notifications_interval",
+            "check-expired-interval",
+        ),
+        (
+            "host_failure/evacuate_all_instances=false",
+            "host_failure/evacuate_all_instances",
+            "evacuate-all-instances",
+        ),
     ],
 )
 def test_config_flag_for_an_engine_options_key_blocks_naming_both(

@@ -62,7 +62,12 @@ class EngineOption:
 
     def rendered(self, value: object) -> str:
         """``value`` as masakari.conf spells it."""
-        return str(value).lower() if isinstance(value, bool) else str(value)
+        return _conf_value(value)
+
+
+def _conf_value(value: object) -> str:
+    """``value`` as masakari.conf spells it."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 # The engine's (and, for notification-delay-max, the API's) tunables the charm exposes.
@@ -107,7 +112,8 @@ ENGINE_OPTIONS: tuple[EngineOption, ...] = (
 )
 
 
-# The masakari.conf keys of the charm's older recovery options (the reactive charm's).
+# The masakari.conf keys of the charm's older recovery options (the reactive charm's),
+# each held in the MasakariConfig field named as the option, with "_" for "-".
 RECOVERY_KEYS: tuple[tuple[str, str, str], ...] = (
     ("DEFAULT", "wait_period_after_service_update", "evacuation-delay"),
     ("DEFAULT", "notifications_expired_interval", "notification-expiration"),
@@ -158,6 +164,14 @@ class MasakariConfig:
     def wants_ha(self) -> bool:
         """Whether a VIP or DNS-HA is configured."""
         return bool(self.vips) or self.dns_ha
+
+    def recovery_settings(self) -> dict[str, dict[str, str]]:
+        """``{section: {key: value}}`` of the recovery options (:data:`RECOVERY_KEYS`)."""
+        settings: dict[str, dict[str, str]] = {}
+        for section, key, name in RECOVERY_KEYS:
+            value = getattr(self, name.replace("-", "_"))
+            settings.setdefault(section, {})[key] = _conf_value(value)
+        return settings
 
     def engine_settings(self, release: str | None) -> dict[str, dict[str, str]]:
         """``{section: {key: value}}`` of the engine options, for masakari of ``release``.

@@ -147,6 +147,7 @@ def masakari_conf_sections(inputs: WorkloadInputs) -> dict[str, dict[str, str]]:
     keystone_side = "internal" if cfg.use_internal_endpoints else "service"
     database = inputs.database.uri(SERVICE, SERVICE, DB_CA)
     ca_bundle = SYSTEM_CA_BUNDLE if (inputs.tls and inputs.tls.ca) or ks.uses_https else None
+    recovery = cfg.recovery_settings()
     default = {
         "debug": str(cfg.debug).lower(),
         "log_dir": "/var/log/masakari",
@@ -161,9 +162,7 @@ def masakari_conf_sections(inputs: WorkloadInputs) -> dict[str, dict[str, str]]:
         "os_project_domain_name": domain,
         "nova_catalog_admin_info": "compute:nova:"
         + ("internalURL" if cfg.use_internal_endpoints else "publicURL"),
-        "wait_period_after_service_update": str(cfg.evacuation_delay),
-        "notifications_expired_interval": str(cfg.notification_expiration),
-        "check_expired_notifications_interval": str(cfg.check_expired_interval),
+        **recovery["DEFAULT"],
     }
     if ca_bundle:
         default["nova_ca_certificates_file"] = ca_bundle
@@ -193,7 +192,7 @@ def masakari_conf_sections(inputs: WorkloadInputs) -> dict[str, dict[str, str]]:
         ),
         "oslo_middleware": {"enable_proxy_headers_parsing": "true"},
         "oslo_concurrency": {"lock_path": "/var/lock/masakari"},
-        "host_failure": {"evacuate_all_instances": str(cfg.evacuate_all_instances).lower()},
+        "host_failure": recovery["host_failure"],
         "coordination": (
             {"backend_url": cfg.coordination_backend_url} if cfg.coordination_backend_url else {}
         ),

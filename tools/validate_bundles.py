@@ -1,19 +1,33 @@
 #!/usr/bin/env python3
-"""Validate Juju 3 bundles and overlays against the charms they deploy.
+"""Validate Juju 3 bundles and overlays against the charms they actually deploy.
+
+Each application's ``charm:`` is resolved as Juju resolves it. A local path (starting
+with ``.`` or ``/``, relative to the file that sets it; a bare ``x.charm`` is taken as one
+too, and reported, since Juju would read it as a store name) must be one of this
+repository's charms: a ``charms/<name>`` directory or a file ``tox -e build`` makes there
+(``<name>_ubuntu@24.04-amd64.charm``, one per platform in ``charmcraft.yaml``). A store
+name (``name`` or ``ch:name``) is the charm recorded under that name in
+``bundles/external-charms.yaml``; an entry with ``built-from: charms/<name>`` is this
+repository's charm published under another name, checked against its ``charmcraft.yaml``.
+A store name is never this repository's charm by coincidence of name: Charmhub's
+``masakari``, ``masakari-monitors`` and ``pacemaker-remote`` are the classic reactive
+charms, without this suite's endpoints and options.
 
 Checks: the bundle schema (Juju 3 keys: ``default-base``/``base``, no ``series``), that
-every relation names ``app:endpoint`` pairs that exist, with one requirer and one
-provider of the same interface, that options exist with the right type, that
-placement directives name existing machines and applications, and that subordinates
-have no units. Our charms are read from ``charms/*/charmcraft.yaml``; other charms from
-``bundles/external-charms.yaml``. Overlays are checked merged onto the bundle they
-extend. Usage: ``validate_bundles.py [BUNDLE [OVERLAY ...]]``; without arguments every
-bundle and overlay of the repository is checked.
+every relation names ``app:endpoint`` pairs that exist in the resolved charms, with one
+requirer and one provider of the same interface, that options exist with the right
+type, that a built file's base and a store charm's recorded channels are the ones
+deployed, that placement directives name existing machines and applications, and that
+subordinates have no units. Overlays are checked merged onto the bundle they extend
+(``OVERLAY_BASES``), a later document's ``charm:`` and ``channel`` replacing an
+earlier one's. Usage: ``validate_bundles.py [BUNDLE [OVERLAY ...]]``; without arguments
+every bundle and overlay of the repository is checked.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import sys
 from pathlib import Path
@@ -61,8 +75,12 @@ OVERLAY_BASES = {
     "masakari-no-stonith.yaml": ["openstack-noble.yaml", "masakari.yaml"],
     "masakari-dns-ha.yaml": ["openstack-noble.yaml", "masakari.yaml"],
     "masakari-tls.yaml": ["openstack-noble.yaml", "masakari.yaml"],
-    "local-charms.yaml": ["openstack-noble.yaml", "masakari.yaml"],
+    "charmhub-charms.yaml": ["openstack-noble.yaml", "masakari.yaml"],
 }
+# Keys of an external-charms.yaml entry; built-from excludes the ones after it, so that
+# a published copy of our charm is never described twice.
+STORE_KEYS = {"summary", "channels", "built-from"}
+RECORDED_KEYS = {"subordinate", "requires", "provides", "peers", "options"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,46 +100,157 @@ class CharmSpec:
     subordinate: bool
     endpoints: dict[str, Endpoint]
     options: dict[str, str]  # name -> string, int, float or boolean
+    # How problems name the charm, so that a reader sees which charm a name deployed.
+    origin: str = ""
+    # What to deploy instead when a store charm merely shares a name with one of ours.
+    hint: str = ""
+    channels: tuple[str, ...] = ()  # recorded for a store charm: the only ones it is in
+    base: str | None = None  # of a built file: the only base it runs on
 
 
-def load_catalog(root: Path = ROOT) -> dict[str, CharmSpec]:
-    """Our charms (charmcraft.yaml) and the recorded external ones."""
-    catalog: dict[str, CharmSpec] = {}
+@dataclasses.dataclass(frozen=True)
+class LocalCharm:
+    """One of this repository's charms, as a local path can name it."""
+
+    spec: CharmSpec
+    built: dict[str, str]  # file name tox -e build makes -> its base
+
+
+@dataclasses.dataclass(frozen=True)
+class Catalog:
+    """The charms a ``charm:`` value can resolve to."""
+
+    root: Path
+    local: dict[str, LocalCharm]  # directory name under charms/
+    store: dict[str, CharmSpec]  # name on the store
+
+
+def _read_charmcraft(directory: Path) -> tuple[CharmSpec, dict[str, str]]:
+    meta = yaml.safe_load((directory / "charmcraft.yaml").read_text())
+    endpoints = {}
+    for role in ("requires", "provides", "peers"):
+        for name, spec in (meta.get(role) or {}).items():
+            endpoints[name] = Endpoint(role, spec["interface"], spec.get("scope") == "container")
+    options = {k: v["type"] for k, v in (meta.get("config") or {}).get("options", {}).items()}
+    spec = CharmSpec(
+        meta["name"],
+        bool(meta.get("subordinate")),
+        endpoints,
+        options,
+        origin=f"the charm built from charms/{directory.name}",
+    )
+    # charmcraft names each packed file after its platform, "ubuntu@24.04:amd64" giving
+    # <name>_ubuntu@24.04-amd64.charm.
+    built = {
+        f"{meta['name']}_{platform.replace(':', '-')}.charm": platform.split(":")[0]
+        for platform in meta.get("platforms") or {}
+    }
+    return spec, built
+
+
+def load_catalog(root: Path = ROOT) -> Catalog:
+    """Our charms (charmcraft.yaml) and the recorded store ones (external-charms.yaml)."""
+    local = {}
     for path in sorted((root / "charms").glob("*/charmcraft.yaml")):
-        meta = yaml.safe_load(path.read_text())
+        spec, built = _read_charmcraft(path.parent)
+        local[path.parent.name] = LocalCharm(spec, built)
+    external = yaml.safe_load((root / "bundles" / "external-charms.yaml").read_text()) or {}
+    store: dict[str, CharmSpec] = {}
+    published: dict[str, str] = {}  # our charm's name -> a store name it is published as
+    republished: set[str] = set()  # store names that are our charms
+    for name, entry in external.items():
+        unknown = set(entry) - STORE_KEYS - RECORDED_KEYS
+        if unknown:
+            raise ValueError(f"external-charms.yaml: {name}: unknown keys {sorted(unknown)}")
+        channels = tuple(entry.get("channels") or ())
+        summary = f" ({entry['summary']})" if entry.get("summary") else ""
+        source = entry.get("built-from")
+        if source is not None:
+            ours = local.get(Path(source).name)
+            if ours is None or Path(source).parent != Path("charms"):
+                raise ValueError(
+                    f"external-charms.yaml: {name}: {source} is not one of our charms"
+                )
+            if set(entry) & RECORDED_KEYS:
+                raise ValueError(
+                    f"external-charms.yaml: {name}: built from {source}, so its endpoints and"
+                    " options come from its charmcraft.yaml and must not be recorded here"
+                )
+            store[name] = dataclasses.replace(
+                ours.spec,
+                name=name,
+                origin=f"store charm {name!r} (built from {source})",
+                channels=channels,
+            )
+            published.setdefault(ours.spec.name, name)
+            republished.add(name)
+            continue
         endpoints = {}
         for role in ("requires", "provides", "peers"):
-            for name, spec in (meta.get(role) or {}).items():
-                endpoints[name] = Endpoint(
-                    role, spec["interface"], spec.get("scope") == "container"
-                )
-        options = {k: v["type"] for k, v in (meta.get("config") or {}).get("options", {}).items()}
-        catalog[meta["name"]] = CharmSpec(
-            meta["name"], bool(meta.get("subordinate")), endpoints, options
-        )
-    external = yaml.safe_load((root / "bundles" / "external-charms.yaml").read_text())
-    for name, spec in external.items():
-        endpoints = {}
-        for role in ("requires", "provides"):
-            for endpoint, text in (spec.get(role) or {}).items():
+            for endpoint, text in (entry.get(role) or {}).items():
                 interface, *scope = text.split()
                 endpoints[endpoint] = Endpoint(role, interface, scope == ["container"])
-        catalog[name] = CharmSpec(
-            name, bool(spec.get("subordinate")), endpoints, dict(spec.get("options") or {})
+        store[name] = CharmSpec(
+            name,
+            bool(entry.get("subordinate")),
+            endpoints,
+            dict(entry.get("options") or {}),
+            origin=f"store charm {name!r}{summary}",
+            channels=channels,
         )
-    for spec in catalog.values():
+    ours_by_name = {c.spec.name for c in local.values()}
+    for name, spec in store.items():
+        if name in ours_by_name and name not in republished:
+            instead = f" or {published[name]}" if name in published else ""
+            store[name] = dataclasses.replace(
+                spec, hint=f"; deploy the built charm (a local path){instead}"
+            )
+    for spec in [*store.values(), *(c.spec for c in local.values())]:
         spec.endpoints.setdefault("juju-info", Endpoint("provides", "juju-info"))
-    return catalog
+    return Catalog(root, local, store)
 
 
-def charm_name(charm: str) -> str:
-    """Charm name of a ``charm:`` value: ``ch:name``, ``name`` or a local path."""
-    if charm.startswith("ch:"):
-        charm = charm[3:]
-    if "/" in charm or charm.endswith(".charm"):
-        charm = Path(charm).name
-        return charm.split("_", 1)[0] if charm.endswith(".charm") else charm
-    return charm
+def is_local(charm: str) -> bool:
+    """Whether a ``charm:`` value names a local charm rather than a store one."""
+    return charm.startswith((".", "/")) or charm.endswith(".charm")
+
+
+def resolve_charm(charm: str, directory: Path, catalog: Catalog) -> CharmSpec | str:
+    """The charm a ``charm:`` value deploys, or why it deploys none we know.
+
+    A local path is relative to ``directory``, the one of the file that sets it.
+    """
+    if not is_local(charm):
+        name = charm[3:] if charm.startswith("ch:") else charm
+        spec = catalog.store.get(name)
+        if spec is None:
+            return f"store charm {name!r} is unknown (not in bundles/external-charms.yaml)"
+        return spec
+    # Lexically, as Juju joins the path to the file's directory: nothing need exist yet,
+    # since the .charm files appear only after tox -e build.
+    target = Path(os.path.normpath(directory / charm))
+    charms_dir = Path(os.path.normpath(catalog.root / "charms"))
+    parts = target.relative_to(charms_dir).parts if target.is_relative_to(charms_dir) else ()
+    name, *inside = parts or ("",)
+    ours = catalog.local.get(name)
+    if ours is None or len(inside) > 1:
+        return (
+            f"local charm {charm!r} (at {_shown(target, catalog.root)}) is none of our charms:"
+            " expected charms/<name> or a .charm file tox -e build makes there"
+        )
+    if not inside:
+        return ours.spec
+    if inside[0] not in ours.built:
+        return (
+            f"local charm {charm!r}: tox -e build makes no {inside[0]} in charms/{name}"
+            f" (it makes {', '.join(sorted(ours.built))})"
+        )
+    return dataclasses.replace(ours.spec, base=ours.built[inside[0]])
+
+
+def _shown(path: Path, root: Path) -> str:
+    root = Path(os.path.normpath(root))
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
 
 def merge(documents: list[dict[str, Any]]) -> dict[str, Any]:
@@ -159,8 +288,14 @@ OPTION_TYPES = {
 }
 
 
-def validate(documents: list[dict[str, Any]], catalog: dict[str, CharmSpec]) -> list[str]:
-    """Problems of the merged ``documents`` (a bundle and its overlays)."""
+def validate(
+    documents: list[dict[str, Any]], catalog: Catalog, directories: list[Path] | None = None
+) -> list[str]:
+    """Problems of the merged ``documents`` (a bundle and its overlays).
+
+    ``directories`` holds each document's directory, against which its local charm paths
+    resolve; without it they resolve against the repository root.
+    """
     problems: list[str] = []
     for index, doc in enumerate(documents):
         if not isinstance(doc, dict):
@@ -179,6 +314,14 @@ def validate(documents: list[dict[str, Any]], catalog: dict[str, CharmSpec]) -> 
         if unknown:
             problems.append(f"unknown top-level keys: {', '.join(sorted(unknown))}")
     bundle = merge(documents)
+    # Juju resolves a relative charm path against the file that sets the charm, so an
+    # overlay's path stays relative to the overlay after merging.
+    where: dict[str, Path] = {}
+    for index, doc in enumerate(documents):
+        for app, spec in (doc.get("applications") or {}).items():
+            if isinstance(spec, dict) and "charm" in spec:
+                where[app] = directories[index] if directories else catalog.root
+    default_base = bundle.get("default-base")
     if "default-base" in bundle and not BASE.match(str(bundle["default-base"])):
         problems.append(f"default-base {bundle['default-base']!r} is not like ubuntu@24.04")
     apps: dict[str, dict[str, Any]] = bundle["applications"]
@@ -192,7 +335,9 @@ def validate(documents: list[dict[str, Any]], catalog: dict[str, CharmSpec]) -> 
             problems.append(f"machine {machine}: unknown keys {', '.join(sorted(extra))}")
     specs: dict[str, CharmSpec] = {}
     for app, spec in apps.items():
-        problems.extend(_check_app(app, spec, catalog, specs))
+        problems.extend(
+            _check_app(app, spec, catalog, where.get(app, catalog.root), default_base, specs)
+        )
     for app, spec in apps.items():
         if app in specs:
             problems.extend(_check_placement(app, spec, specs[app], apps, machines))
@@ -201,7 +346,12 @@ def validate(documents: list[dict[str, Any]], catalog: dict[str, CharmSpec]) -> 
 
 
 def _check_app(
-    app: str, spec: Any, catalog: dict[str, CharmSpec], specs: dict[str, CharmSpec]
+    app: str,
+    spec: Any,
+    catalog: Catalog,
+    directory: Path,
+    default_base: Any,
+    specs: dict[str, CharmSpec],
 ) -> list[str]:
     if not isinstance(spec, dict):
         return [f"{app}: application spec is not a mapping"]
@@ -215,14 +365,23 @@ def _check_app(
         return [*problems, f"{app}: no charm"]
     if "base" in spec and not BASE.match(str(spec["base"])):
         problems.append(f"{app}: base {spec['base']!r} is not like ubuntu@24.04")
-    name = charm_name(str(spec["charm"]))
-    charm = catalog.get(name)
-    if charm is None:
-        return [
-            *problems,
-            f"{app}: charm {name!r} is unknown (not ours, not in external-charms.yaml)",
-        ]
+    value = str(spec["charm"])
+    charm = resolve_charm(value, directory, catalog)
+    if isinstance(charm, str):
+        return [*problems, f"{app}: {charm}"]
     specs[app] = charm
+    if is_local(value) and not value.startswith((".", "/")):
+        # Juju takes only "." or "/" for a path; anything else it parses as a store name.
+        problems.append(f"{app}: charm {value!r} reads as a store name to Juju: write ./{value}")
+    base = spec.get("base", default_base)
+    if charm.base and base is not None and str(base) != charm.base:
+        problems.append(f"{app}: {value} is built for {charm.base}, not the base {base}")
+    if charm.channels and spec.get("channel") not in charm.channels:
+        # Without a channel Juju looks in the stable risk of the default track.
+        channel = f"channel {spec['channel']!r}" if "channel" in spec else "no channel"
+        problems.append(
+            f"{app}: {channel}, but {charm.origin} is released to {', '.join(charm.channels)} only"
+        )
     for field in ("options", "bindings", "constraints"):
         if field in spec and not isinstance(spec[field], dict if field != "constraints" else str):
             problems.append(f"{app}: {field} has the wrong type")
@@ -233,7 +392,9 @@ def _check_app(
     for option, value in (spec.get("options") or {}).items():
         kind = charm.options.get(option)
         if kind is None:
-            problems.append(f"{app}: option {option!r} does not exist in {name}")
+            problems.append(
+                f"{app}: option {option!r} does not exist in {charm.origin}{charm.hint}"
+            )
         elif value is not None and (
             not isinstance(value, OPTION_TYPES[kind])
             or (kind != "boolean" and isinstance(value, bool))
@@ -308,8 +469,13 @@ def _check_relations(
             if charm is None:
                 break
             if endpoint not in charm.endpoints:
-                problems.append(f"relation {pair}: {charm.name} has no endpoint {endpoint!r}")
-                break
+                # Both sides: a bundle naming store charms that share our names usually
+                # misses endpoints on each (masakari-monitors:registration, masakari:hosts).
+                problems.append(
+                    f"relation {pair}: {app}: endpoint {endpoint!r} does not exist in"
+                    f" {charm.origin}{charm.hint}"
+                )
+                continue
             ends.append(charm.endpoints[endpoint])
         if len(ends) != 2:
             continue
@@ -340,7 +506,7 @@ def repository_sets(root: Path = ROOT) -> list[list[Path]]:
     return sets
 
 
-def check_files(paths: list[Path], catalog: dict[str, CharmSpec]) -> list[str]:
+def check_files(paths: list[Path], catalog: Catalog) -> list[str]:
     """Problems of a bundle file and its overlays."""
     if paths[-1].parent.name == "overlays" and paths[-1].name not in OVERLAY_BASES:
         return [f"overlay {paths[-1].name} is not listed in OVERLAY_BASES"]
@@ -348,12 +514,17 @@ def check_files(paths: list[Path], catalog: dict[str, CharmSpec]) -> list[str]:
         documents = [yaml.safe_load(p.read_text()) for p in paths]
     except yaml.YAMLError as exc:
         return [f"not valid YAML: {exc}"]
-    return validate(documents, catalog)
+    # Not resolved: Juju takes a linked file's directory as the link's, not the target's.
+    return validate(documents, catalog, [Path(os.path.abspath(p)).parent for p in paths])
 
 
 def main(argv: list[str]) -> int:
     """Validate the named files (a bundle then its overlays) or the whole repository."""
-    catalog = load_catalog()
+    try:
+        catalog = load_catalog()
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     sets = [[Path(a) for a in argv]] if argv else repository_sets()
     failed = False
     for paths in sets:

@@ -1,21 +1,31 @@
 """Deploy the suite's charms (bundles/masakari-minimal.yaml) and use them as an operator.
 
 Needs a Juju controller with a machine cloud, the charms built (``tox -e build``) and
-MASAKARI_VIP set to a free address of the model's network.
+MASAKARI_VIP set to a free address of the model's network; conftest skips otherwise.
+The hypervisors are ``ubuntu`` stand-ins without nova or libvirt: what the tests wait
+for (tests/integration/waits.py) is what such hosts can reach.
 """
 
 from __future__ import annotations
 
 import configparser
 import json
-import os
+import time
+from pathlib import Path
 
 import jubilant
 import pytest
-from conftest import ROOT
+import waits
 
-BUNDLE = ROOT / "bundles" / "masakari-minimal.yaml"
-NOVA_WAIT = "Waiting for nova-compute to write /etc/nova/nova.conf"
+# What nova-compute would have written: nova's name of the host, which must be the name
+# the monitors report and pacemaker-remote registers; both charms default to Python's
+# socket.getfqdn(). The bundle's header gives operators the same command.
+STAND_IN_NOVA_CONF = (
+    'mkdir -p /etc/nova && printf "[DEFAULT]\\nhost = %s\\n" '
+    '"$(python3 -c "import socket; print(socket.getfqdn())")" > /etc/nova/nova.conf'
+)
+MASAKARI_CONF = "/etc/masakari/masakari.conf"
+MONITORS_CONF = "/etc/masakarimonitors/masakarimonitors.conf"
 
 
 def conf(juju: jubilant.Juju, unit: str, path: str) -> configparser.ConfigParser:
@@ -24,46 +34,38 @@ def conf(juju: jubilant.Juju, unit: str, path: str) -> configparser.ConfigParser
     return parser
 
 
+def rendered(juju: jubilant.Juju, unit: str, path: str, option: str, want: str) -> str | None:
+    """``section/option`` of ``path`` on ``unit`` once it is ``want`` (or after 10 minutes).
+
+    Right after ``juju config`` every unit still shows its old, active status, so a
+    status wait can end before config-changed has run: the file itself says when.
+    """
+    section, key = option.split("/")
+    deadline = time.monotonic() + 10 * 60
+    while True:
+        found = conf(juju, unit, path).get(section, key, fallback=None)
+        if found == want or time.monotonic() > deadline:
+            return found
+        time.sleep(5)
+
+
 def unit_data(juju: jubilant.Juju, unit: str, endpoint: str) -> list[dict]:
     """Relation data of ``unit`` on ``endpoint`` (both sides), from ``juju show-unit``."""
     shown = json.loads(juju.cli("show-unit", unit, "--format", "json"))[unit]
     return [r for r in shown["relation-info"] if r["endpoint"] == endpoint]
 
 
-def monitors_units(status: jubilant.Status) -> dict[str, str]:
-    """masakari-monitors unit -> its workload status message, on every compute unit."""
-    return {
-        sub: sub_status.workload_status.message
-        for unit in status.apps["compute"].units.values()
-        for sub, sub_status in unit.subordinates.items()
-        if sub.startswith("masakari-monitors/")
-    }
-
-
 @pytest.fixture(scope="module")
-def deployed(juju: jubilant.Juju):
-    vip = os.environ.get("MASAKARI_VIP")
-    if not vip:
-        pytest.fail("set MASAKARI_VIP to a free address of the model's network")
-    juju.deploy(BUNDLE)
+def deployed(juju: jubilant.Juju, bundle: Path, vip: str):
+    juju.deploy(bundle)
     juju.config("masakari", {"vip": vip})
-    # The stand-in hypervisors have no nova-compute: the monitors wait for nova.conf
-    # (never guessing nova's host) until it gets nova's host setting.
-    count = len(juju.status().apps["compute"].units)
-    juju.wait(
-        lambda s: (
-            len(monitors_units(s)) == count and set(monitors_units(s).values()) == {NOVA_WAIT}
-        ),
-        timeout=60 * 60,
-    )
-    for sub in monitors_units(juju.status()):
-        juju.ssh(
-            sub,
-            "sudo mkdir -p /etc/nova && printf '[DEFAULT]\\nhost = %s\\n' \"$(hostname -f)\" "
-            "| sudo tee /etc/nova/nova.conf",
-        )
-    juju.config("masakari-monitors", {"segment-name": "rack-1"})  # a hook that reads it
-    juju.wait(jubilant.all_active, timeout=60 * 60)
+    juju.wait(waits.monitors_wait_for_nova_conf, error=jubilant.any_error, timeout=60 * 60)
+    for unit in juju.status().apps[waits.COMPUTE].units:
+        juju.exec(STAND_IN_NOVA_CONF, unit=unit)
+    # A hook that reads nova.conf now rather than at the next update-status; the segment
+    # is the one the registration test looks for.
+    juju.config("masakari-monitors", {"segment-name": "rack-1"})
+    juju.wait(jubilant.all_active, error=jubilant.any_error, timeout=60 * 60)
     juju.wait(jubilant.all_agents_idle)
     return juju
 
@@ -71,11 +73,10 @@ def deployed(juju: jubilant.Juju):
 def test_every_unit_is_active(deployed: jubilant.Juju):
     status = deployed.status()
     for app in ("masakari", "pacemaker-remote", "masakari-monitors"):
-        for unit in status.apps[app].units.values():
-            assert unit.workload_status.current == "active"
-        for unit in status.apps["compute"].units.values():
-            for sub, sub_status in unit.subordinates.items():
-                assert sub_status.workload_status.current == "active", sub
+        units = status.get_units(app)
+        assert units, app
+        for name, unit in units.items():
+            assert unit.workload_status.current == "active", name
 
 
 def test_relation_data_on_both_sides(deployed: jubilant.Juju):
@@ -86,7 +87,7 @@ def test_relation_data_on_both_sides(deployed: jubilant.Juju):
     for data in remote["related-units"].values():
         assert json.loads(data["data"]["enable-resources"]) is False
         assert isinstance(json.loads(data["data"]["remote-hostname"]), str)
-    for sub in monitors_units(deployed.status()):
+    for sub in waits.monitors_units(deployed.status()):
         # The node name pacemaker-remote registered is the one the monitors register.
         node = unit_data(deployed, sub, "pacemaker-node")[0]
         (pacemaker,) = node["related-units"].values()
@@ -100,56 +101,56 @@ def test_relation_data_on_both_sides(deployed: jubilant.Juju):
 def test_hypervisors_are_published_and_registration_reaches_the_api(deployed: jubilant.Juju):
     """The stand-in hypervisors got nova's host setting (the fixture), names agree.
 
-    Their masakari-monitors units then publish on registration, and the masakari leader
-    asks the real Masakari API to add them; masakari refuses (no nova to find them in),
-    which the leader reports as a registration it will retry.
+    Their masakari-monitors units publish on registration. With auto-register-hosts on,
+    the masakari leader creates their segment and asks the real Masakari API to add them;
+    masakari refuses (no nova to find them in), which the leader reports as a
+    registration it will retry. Turned off again, the leader registers nothing and is
+    active, as the later tests need.
     """
-    monitors = list(monitors_units(deployed.status()))
+    monitors = list(waits.monitors_units(deployed.status()))
     published = {
         unit_data(deployed, sub, "registration")[0]["local-unit"]["data"].get("hostname")
         for sub in monitors
     }
     assert None not in published and len(published) == len(monitors)
-    leader = next(n for n, u in deployed.status().apps["masakari"].units.items() if u.leader)
-    deployed.wait(
-        lambda s: "host registration" in s.apps["masakari"].units[leader].workload_status.message
-    )
-    task = deployed.run(leader, "list-segments")
-    assert task.results["segments"].startswith("rack-1: auto, COMPUTE, 0 hosts, auto (")
-    task = deployed.run(leader, "list-notifications", {"limit": 5})
-    assert task.results["count"] == "0"
+    deployed.config("masakari", {"auto-register-hosts": True})
+    try:
+        deployed.wait(waits.leader_retries_host_registration, error=jubilant.any_error)
+        leader = waits.leader(deployed.status(), waits.MASAKARI)
+        assert leader is not None
+        task = deployed.run(leader, "list-segments")
+        assert task.results["segments"].startswith("rack-1: auto, COMPUTE, 0 hosts, auto (")
+        task = deployed.run(leader, "list-notifications", {"limit": 5})
+        assert task.results["count"] == "0"
+    finally:
+        deployed.config("masakari", {"auto-register-hosts": False})
+        deployed.wait(jubilant.all_active, error=jubilant.any_error)
 
 
 def test_config_change_is_rendered(deployed: jubilant.Juju):
     deployed.config("masakari", {"evacuation-delay": 90})
     deployed.config("masakari-monitors", {"host-monitoring-interval": 30})
-    deployed.wait(jubilant.all_active)
+    wait_period = "DEFAULT/wait_period_after_service_update"
+    assert rendered(deployed, "masakari/0", MASAKARI_CONF, wait_period, "90") == "90"
+    interval = "host/monitoring_interval"
+    assert rendered(deployed, "masakari-monitors/0", MONITORS_CONF, interval, "30") == "30"
+    deployed.wait(jubilant.all_active, error=jubilant.any_error)
     deployed.wait(jubilant.all_agents_idle)
-    masakari = conf(deployed, "masakari/0", "/etc/masakari/masakari.conf")
-    assert masakari["DEFAULT"]["wait_period_after_service_update"] == "90"
-    monitors = conf(deployed, "masakari-monitors/0", "/etc/masakarimonitors/masakarimonitors.conf")
-    assert monitors["host"]["monitoring_interval"] == "30"
 
 
 def test_pause_and_resume(deployed: jubilant.Juju):
     task = deployed.run("masakari/0", "pause")
     assert "masakari-engine" in task.results["stopped"]
-    deployed.wait(
-        lambda s: s.apps["masakari"].units["masakari/0"].workload_status.current == "maintenance"
-    )
+    deployed.wait(waits.paused(waits.MASAKARI, "masakari/0"), error=jubilant.any_error)
     task = deployed.run("masakari/0", "resume")
     assert "masakari-engine" in task.results["started"]
-    deployed.wait(jubilant.all_active)
+    deployed.wait(jubilant.all_active, error=jubilant.any_error)
 
 
 def test_openstack_upgrade_action(deployed: jubilant.Juju):
     deployed.config("masakari", {"action-managed-upgrade": True, "openstack-origin": "dalmatian"})
-    deployed.wait(
-        lambda s: (
-            "openstack-upgrade" in s.apps["masakari"].units["masakari/0"].workload_status.message
-        )
-    )
+    deployed.wait(waits.upgrade_offered(waits.MASAKARI, "dalmatian"), error=jubilant.any_error)
     for unit in sorted(deployed.status().apps["masakari"].units):
         task = deployed.run(unit, "openstack-upgrade")
         assert task.results["outcome"] == "upgraded from caracal to dalmatian"
-    deployed.wait(jubilant.all_active)
+    deployed.wait(jubilant.all_active, error=jubilant.any_error)

@@ -20,6 +20,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import charm_runs
@@ -58,6 +59,7 @@ class Stack:
         self.relayed: dict[str, bool] = {}  # hypervisors whose loopback reaches the APIs
         self.started_in = 0.0
         self.unit: charm_runs.MasakariUnit | None = None  # the masakari unit serving the API
+        self.cluster: pc.Node | None = None  # the API's cluster node, once the remotes joined
 
     def close(self) -> None:
         """Stop every process by PID and remove the namespaces."""
@@ -144,35 +146,45 @@ def relay(
     )
 
 
-def start(hypervisors: list[str], masakari_config: dict | None = None) -> Stack:
+def start(
+    hypervisors: list[str],
+    masakari_config: dict | None = None,
+    progress: Callable[[str, Stack], object] | None = None,
+) -> Stack:
     """Services, masakari, one cluster node and a pacemaker_remoted per hypervisor.
 
     With no hypervisors, only the services and masakari (no cluster). ``masakari_config``
     is the masakari application's config; its ``config-flags`` add to the stack's own.
+    ``progress`` is told what starts next, with the stack as far as it is built (what it
+    has started so far, e.g. to record their PIDs).
     """
     state = Path(tempfile.mkdtemp(prefix="masakari-e2e-"))
     services = ss.ServiceStack(state)
     topology = pc.Topology(state / "pacemaker")
+    stack = Stack(services, topology, {}, state)
+    tell = (lambda what: progress(what, stack)) if progress else ss.ignore
     started = time.monotonic()
     try:
-        facts = services.start_control_plane()
+        stack.facts = services.start_control_plane(tell)
         # masakari: the charm's files; only the log and lock directories are redirected.
+        tell("the masakari charm's install and config hooks")
         wanted = masakari_config or {}
         flags = "\n".join(f for f in (services.masakari_flags(), wanted.get("config-flags")) if f)
         config = {**wanted, "config-flags": flags}
-        unit = charm_runs.run_masakari(state / "masakari-root", facts, config)
+        unit = charm_runs.run_masakari(state / "masakari-root", stack.facts, config)
         services.register_endpoints(unit.identity_service)
+        tell("masakari: db sync, engine, Apache mod_wsgi, haproxy")
         services.start_masakari(unit.root)
-
-        stack = Stack(services, topology, facts, state)
         stack.unit = unit
         stack.config = config
         if not hypervisors:  # the API alone (registration benchmarks)
             stack.started_in = time.monotonic() - started
             return stack
+        tell("corosync and pacemaker (the API's cluster node)")
         key = os.urandom(512)
         cluster = topology.start_cluster_node("api-node-0", key)
         for hostname in hypervisors:
+            tell(f"pacemaker_remoted on {hostname} (the pacemaker-remote charm's files)")
             address = topology.next_address()
             bag = charm_runs.run_pacemaker_remote(
                 state / f"root-{hostname}", key, address, hostname
@@ -180,12 +192,14 @@ def start(hypervisors: list[str], masakari_config: dict | None = None) -> Stack:
             etc = state / f"root-{hostname}" / "etc" / "pacemaker"
             stack.remotes[hostname] = topology.start_remote_node(hostname, etc)
             stack.bags[hostname] = bag
+        tell("the cluster: a DC elected, the remotes added as hacluster adds them")
         topology.wait_for_dc(cluster)
         cluster.exec(["crm", "configure", "property", "stonith-enabled=false"])
         for bag in stack.bags.values():
             topology.add_remote_like_hacluster(cluster, bag)
         for name in stack.remotes:
             ss.wait_until(lambda n=name: topology.remote_online(cluster, n), 90, f"{name} online")
+        stack.cluster = cluster
         stack.started_in = time.monotonic() - started
         return stack
     except BaseException:

@@ -359,6 +359,19 @@ class Topology:
             run(["ip", "netns", "delete", netns], check=False)
 
 
+def _running(pid: int) -> bool:
+    """Whether ``pid`` still runs: an exited child its parent has not reaped yet does not.
+
+    The daemons the stacks start are this process's children, so they linger as
+    zombies until ``Popen.wait``; signal 0 still reaches those.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def stop_pid(pid: int, timeout: float = 20) -> None:
     """SIGTERM ``pid``, then SIGKILL it if it outlives ``timeout`` seconds."""
     try:
@@ -367,9 +380,7 @@ def stop_pid(pid: int, timeout: float = 20) -> None:
         return
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not _running(pid):
             return
         time.sleep(0.2)
     try:

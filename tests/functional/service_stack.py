@@ -26,6 +26,7 @@ import textwrap
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -84,6 +85,10 @@ def missing() -> list[str]:
         if not (BIN / venv_bin).exists():
             found.append(venv_bin)
     return found
+
+
+def ignore(_what: str) -> None:
+    """A progress callback that shows nothing (the tests' default)."""
 
 
 def wait_until(check, timeout: float, what: str, interval: float = 0.5):
@@ -187,17 +192,23 @@ class ServiceStack:
                 return [int(pidfile.read_text().strip())]
         return []
 
-    def start_control_plane(self) -> dict:
+    def start_control_plane(self, progress: Callable[[str], object] = ignore) -> dict:
         """MariaDB, RabbitMQ, memcached, keystone and the nova double, started.
 
         Keystone holds what the keystone charm creates before services relate. Returns
-        what the charms' relations carry about these services.
+        what the charms' relations carry about these services. ``progress`` is told
+        what starts next.
         """
+        progress("MariaDB")
         self.start_mariadb()
+        progress("RabbitMQ")
         self.start_rabbitmq()
+        progress("memcached")
         self.start_memcached()
+        progress("keystone (and what the keystone charm creates)")
         self.start_keystone()
         ids = self.register()
+        progress("the nova test double")
         self.start_nova_double()
         return {
             "keystone_port": PORTS["keystone"],
@@ -446,13 +457,17 @@ class ServiceStack:
             return resp.headers["X-Subject-Token"], json.loads(resp.read())
 
     def call(
-        self, method: str, url: str, token: str, body: dict | None = None
+        self,
+        method: str,
+        url: str,
+        token: str,
+        body: dict | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, dict]:
         """A JSON API call with ``token``; returns (status, body)."""
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            url, data, {"Content-Type": "application/json", "X-Auth-Token": token}, method=method
-        )
+        sent = {"Content-Type": "application/json", "X-Auth-Token": token, **(headers or {})}
+        request = urllib.request.Request(url, data, sent, method=method)
         try:
             with urllib.request.urlopen(request, timeout=60) as resp:
                 raw = resp.read()

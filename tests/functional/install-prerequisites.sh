@@ -17,6 +17,28 @@ if ((${#missing[@]})); then
     apt-get update -q
     apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+# promtool (Debian's prometheus package) runs tests/unit's alert-rule tests. Only the tool
+# is wanted: while it installs, a policy-rc.d that denies every start keeps the package
+# from starting a Prometheus server (invoke-rc.d and deb-systemd-invoke both ask it), and
+# the machine's own policy-rc.d, if it has one, is put back afterwards.
+if ! command -v promtool >/dev/null 2>&1; then
+    policy=/usr/sbin/policy-rc.d
+    saved="$policy.before-prometheus"
+    # (a $saved left by an interrupted run is the machine's; the policy-rc.d is then ours)
+    if [ -e "$policy" ] && [ ! -e "$saved" ]; then mv -f "$policy" "$saved"; fi
+    restore_policy() {
+        if [ -e "$saved" ]; then mv -f "$saved" "$policy"; else rm -f "$policy"; fi
+    }
+    trap restore_policy EXIT
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends prometheus
+    restore_policy
+    trap - EXIT
+    # Nor at boot, where systemd runs the machine.
+    if [ -d /run/systemd/system ]; then systemctl disable --quiet prometheus.service; fi
+fi
 # Debian's pacemaker-remote package conflicts with pacemaker (which the cluster node
 # needs); its daemon runs with pacemaker's libraries, so take it out of the package.
 if [ ! -x build/pacemaker-remote/usr/sbin/pacemaker-remoted ]; then

@@ -174,11 +174,7 @@ def _masakari_host(root: Path) -> FakeHost:
         root,
         fqdn="masakari-0.maas",
         series=SERIES,
-        service_ports={
-            "haproxy": [15868, 8404, 8405],
-            "apache2": [15858, 15848],
-            "memcached": [11211],
-        },
+        service_ports={"haproxy": [15868, 8888], "apache2": [15858, 15848], "memcached": [11211]},
     )
     packages = [*workload.PACKAGES, workload.VERSION_PACKAGE]
     version = release_matrix.RELEASES[RELEASE].masakari

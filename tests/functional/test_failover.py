@@ -17,7 +17,6 @@ import datetime
 import importlib.util
 import os
 import signal
-import urllib.request
 
 import charm_runs
 import failover_stack
@@ -118,39 +117,6 @@ def test_the_api_answers_through_the_units_haproxy_and_apache_as_the_catalog_say
     assert f"Loading Python script file '{entry}'" in wsgi_log
     assert stack.services.pids["haproxy"] and stack.services.pids["apache2"]
     assert "masakari-api" not in stack.services.pids  # no standalone server
-
-
-def test_haproxy_checks_the_api_at_layer_7_and_exports_what_it_sees(stack):
-    """Each server is checked with a request masakari must answer, not a TCP connect.
-
-    From gazpacho on that is /healthcheck, so disabling it (oslo.middleware's disable
-    file) takes the unit out of haproxy, and enabling it brings it back.
-    """
-    import masakari_workload as wl
-
-    def servers() -> list[dict[str, str]]:
-        return [s for s in stack.services.haproxy_servers() if s["pxname"].startswith("masakari")]
-
-    ss.wait_until(lambda: all(s["check_status"] == "L7OK" for s in servers()), 30, "L7OK")
-    assert [s["status"] for s in servers()] == ["UP"]
-    path = wl.health_check_path(charm_runs.RELEASE)
-    access_log = stack.services.logs / "apache2" / "masakari_access.log"
-    ss.wait_until(lambda: f'"GET {path} HTTP/1.1" 200' in access_log.read_text(), 30, "check")
-    with urllib.request.urlopen("http://127.0.0.1:8405/metrics", timeout=5) as answer:
-        page = answer.read().decode()
-    assert 'haproxy_backend_active_servers{proxy="masakari-api_127.0.0.1"} 1' in page
-    if path != "/healthcheck":
-        return
-    disable = stack.services.state / "masakari-etc" / "healthcheck_disable"
-    disable.write_text("taken out by the functional test\n")
-    try:
-        ss.wait_until(lambda: servers()[0]["status"] == "DOWN", 60, "server DOWN")
-        assert servers()[0]["check_status"] == "L7STS"
-        # A TCP frontend with no server left closes the connection without an answer.
-        assert not ss.http_ok(f"http://127.0.0.1:{ss.PORTS['masakari']}/")
-    finally:
-        disable.unlink()
-    ss.wait_until(lambda: servers()[0]["status"] == "UP", 60, "server UP again")
 
 
 def test_hypervisors_register_themselves_through_the_charms(stack):

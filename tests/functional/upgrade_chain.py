@@ -40,8 +40,8 @@ CHAIN = (SERIES_DISTRO_RELEASE[SERIES], *CLOUD_ARCHIVE_POCKETS[SERIES])
 ENGINE = "masakari-engine"
 DAEMONS = (ENGINE, "apache2", "haproxy")  # the stack's real processes; memcached is shared
 MASAKARI_PACKAGES = ("masakari-api", "masakari-engine", "masakari-common")
-PROBED_PORTS = (ss.PORTS["masakari"], 8404, 8405, ss.PORTS["apache"], ss.PORTS["memcached"])
-DAEMON_PORTS = {"apache2": (ss.PORTS["apache"],), "haproxy": (ss.PORTS["masakari"], 8404, 8405)}
+PROBED_PORTS = (ss.PORTS["masakari"], 8888, ss.PORTS["apache"], ss.PORTS["memcached"])
+DAEMON_PORTS = {"apache2": (ss.PORTS["apache"],), "haproxy": (ss.PORTS["masakari"], 8888)}
 
 
 def package_version(release: str) -> str:

@@ -37,29 +37,15 @@ SIZES = (10, 100, 1000)
 def serve_fake_masakari(box: sandbox.Sandbox):
     """The unit tests' in-memory keystone and Masakari API, over HTTP on the loopback."""
     sys.path.insert(0, str(charm_runner.ROOT / "charms" / "masakari" / "lib"))
-    from fake_masakari_api import ENDPOINT, KEYSTONE, FakeMasakari
+    from fake_masakari_api import ENDPOINT, KEYSTONE, FakeMasakari, http_handler
 
     fake = FakeMasakari()
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def log_message(self, format, *args):  # noqa: A002 - the base class's name
-            pass
+    def origin_of(handler) -> str:
+        keystone = getattr(handler.server, "server_port", 0) == 35357
+        return (KEYSTONE if keystone else ENDPOINT).split("/v1")[0]
 
-        def _any(self):
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else None
-            base = KEYSTONE if getattr(self.server, "server_port", 0) == 35357 else ENDPOINT
-            origin = base.split("/v1")[0]
-            status, headers, raw = fake(self.command, origin + self.path, dict(self.headers), body)
-            self.send_response(status)
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
-
-        do_GET = do_POST = do_PUT = do_DELETE = _any  # noqa: N815 - http.server's names
-
+    Handler = http_handler(fake, origin_of)  # noqa: N806 - a class
     for url in (KEYSTONE, ENDPOINT):
         host, port = url.split("//")[1].split("/")[0].split(":")
         box.add_address(host)

@@ -113,40 +113,11 @@ def parse_series(series: str) -> tuple[str, dict[str, str]]:
     return match.group(1), labels
 
 
-# The metric contract's families, for an exporter module not written yet.
-CONTRACT = {
-    "masakari_exporter.py": {
-        "masakari_api_up",
-        "masakari_exporter_api_calls",
-        "masakari_exporter_collection_duration_seconds",
-        "masakari_segment_enabled",
-        "masakari_segment_hosts",
-        "masakari_segment_hosts_on_maintenance",
-        "masakari_segment_hosts_reserved",
-        "masakari_host_on_maintenance",
-        "masakari_notifications",
-        "masakari_notifications_unfinished",
-        "masakari_notification_oldest_unfinished_age_seconds",
-        "masakari_last_recovery_finished_timestamp_seconds",
-    },
-    "monitors_health.py": {
-        "masakari_monitor_running",
-        "masakari_monitor_progressing",
-        "masakari_monitor_seconds_since_progress",
-    },
-    "remote_node_health.py": {
-        "pacemaker_remote_cluster_reachable",
-        "pacemaker_remote_node_online",
-        "pacemaker_remote_node_maintenance",
-    },
-}
-
-
 def exported_metrics() -> set[str]:
     """Every metric the suite's exporters and haproxy export."""
     names = set(haproxy_families(HAPROXY_FIXTURE.read_text()))
     for module in EXPORTERS:
-        names |= metric_families(module) if module.exists() else CONTRACT[module.name]
+        names |= metric_families(module)
     return names
 
 

@@ -278,7 +278,31 @@ class MasakariApi:
         """``method`` on ``path`` (below ``service``'s versioned endpoint); the answer.
 
         ``url``, when given, replaces the endpoint and ``path`` (the version document).
+        A call refused with 401 while a token was held (keystone's token expired: the
+        exporter keeps one client for hours) is retried once with a new token; a 401 to
+        a fresh token is an ApiError as usual.
         """
+        held = self._token
+        try:
+            return self._send(method, path, body, kind, service, headers, url)
+        except ApiError as exc:
+            if exc.status != 401 or held is None:
+                raise
+        with self._lock:
+            if self._token == held:  # nobody renewed it meanwhile
+                self._token = None
+        return self._send(method, path, body, kind, service, headers, url)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        body: dict | None,
+        kind: str,
+        service: str,
+        headers: Mapping[str, str] | None,
+        url: str | None,
+    ) -> Any:
         with self._lock:
             if self._token is None:
                 self._authenticate()

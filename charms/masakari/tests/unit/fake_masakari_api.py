@@ -298,3 +298,31 @@ def _error(status: int, message: str, code: int | None = None):
     kind = {400: "badRequest", 401: "error", 404: "itemNotFound", 409: "conflictingRequest"}
     body = {kind.get(status, "computeFault"): {"message": message, "code": code or status}}
     return status, {}, json.dumps(body).encode()
+
+
+def http_handler(fake, origin_of) -> type:
+    """A request handler answering over HTTP with ``fake`` (a transport).
+
+    ``origin_of(handler)`` is the scheme://host:port the fake is to see the request at.
+    """
+    import http.server
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, format, *args):  # noqa: A002 - the base class's name
+            pass
+
+        def _any(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else None
+            url = origin_of(self) + self.path
+            status, headers, raw = fake(self.command, url, dict(self.headers), body)
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        do_GET = do_POST = do_PUT = do_DELETE = _any  # noqa: N815 - http.server's names
+
+    return Handler

@@ -11,7 +11,11 @@ Staged into each charm's ``lib/`` by ``tools/stage_lib.py``; charms import it as
 Pacemaker node name pacemaker-remote tells masakari-monitors), ``policy_overrides``
 (the ``policyd-override`` resource of oslo.policy rules), ``fields`` and ``pem``
 (checks of relation fields and PEM material), ``actions`` and ``charm_base`` (the
-reconciling charm and its service actions).
+reconciling charm and its service actions), ``observability`` (what a unit offers to be
+watched: its health daemon, ``cos_agent`` (the COS collector's relation) and ``nrpe``
+(nrpe-external-master checks, with the plugins in ``nagios_plugins/``)), and the
+standard-library-only modules the health daemons run on: ``exporter`` (Prometheus text
+format and server) and ``liveness`` (whether a service's main process makes progress).
 
 ``__version__`` is what each charm's ``pyproject.toml`` records under
 ``[tool.openstack-charm-lib]``; staging refuses a charm that records another version,

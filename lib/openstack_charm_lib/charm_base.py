@@ -3,6 +3,9 @@
 A charm subclasses :class:`ReconcilingCharm`, lists the events that should reconcile
 (:meth:`observe_reconcile`), implements :meth:`_converge` (one pass that returns the
 unit's status) and names its services. pause, resume and restart-services are wired here.
+A charm that can be watched returns a :class:`~.observability.Watch` from
+:meth:`watch`; every pass (and pause) then applies it after the workload's own pass,
+and what it finds wrong blocks an otherwise active unit.
 
 Each hook has one error boundary: a command that still fails after the pass's own
 handling, or a value the renderer refuses, becomes a blocked status naming it (and the
@@ -17,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import ops
 
-from . import actions
+from . import actions, observability
 from .host import CommandError, Host
 from .rendering import UnsafeValueError
 
@@ -60,11 +63,29 @@ class ReconcilingCharm(ops.CharmBase):
 
     def _reconcile(self) -> None:
         try:
-            self.unit.status = self._converge()
+            status = self._converge()
         except (CommandError, UnsafeValueError) as exc:
-            self.unit.status = ops.BlockedStatus(
-                f"{failure_message(exc)}; retrying on the next hook"
+            status = ops.BlockedStatus(f"{failure_message(exc)}; retrying on the next hook")
+        self.unit.status = self._observe(status)
+
+    def watch(self) -> observability.Watch | None:
+        """What this unit offers to monitoring (None: nothing)."""
+        return None
+
+    def _observe(self, status: ops.StatusBase) -> ops.StatusBase:
+        """Apply :meth:`watch`; ``status``, or what blocks it when it would be active."""
+        try:
+            watch = self.watch()
+            found = (
+                []
+                if watch is None
+                else observability.apply(self, self.host, watch, paused=self.paused)
             )
+        except (CommandError, UnsafeValueError) as exc:
+            found = [f"{failure_message(exc)}; retrying on the next hook"]
+        if found and isinstance(status, ops.ActiveStatus):
+            return ops.BlockedStatus("; ".join(found))
+        return status
 
     def run_action(self, event: ops.ActionEvent, body: Callable[[], None]) -> None:
         """Run an action's ``body``; a failed command fails the action with a clear message."""
@@ -94,7 +115,8 @@ class ReconcilingCharm(ops.CharmBase):
         def pause() -> None:
             self._stored.paused = True
             event.set_results(actions.pause(self.host, self.pausable_services()))
-            self.unit.status = ops.MaintenanceStatus(actions.PAUSED_MESSAGE)
+            # The service checks say OK from now on: the services are stopped on purpose.
+            self.unit.status = self._observe(ops.MaintenanceStatus(actions.PAUSED_MESSAGE))
 
         self.run_action(event, pause)
 

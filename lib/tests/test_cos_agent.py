@@ -7,7 +7,6 @@ import json
 import lzma
 import shutil
 import subprocess
-from collections.abc import Mapping
 from pathlib import Path
 
 import ops
@@ -15,6 +14,7 @@ import pytest
 import yaml
 from openstack_charm_lib import cos_agent
 from openstack_charm_lib.cos_agent import Observability, ScrapeJob, Topology
+from openstack_charm_testing.consumers import consumer_decode
 from ops import testing
 
 UUID = "12345678-1234-4234-8234-123456789abc"
@@ -89,50 +89,6 @@ def run(root: Path, local: dict[str, str] | None = None, relations: int = 1):
     state = testing.State(relations=rels, model=testing.Model(name="cloud", uuid=UUID))
     out = ctx.run(ctx.on.config_changed(), state)
     return [r.local_unit_data for r in out.relations]
-
-
-def _require(data: dict, key: str, kind: type, item: type | None = None, optional=False):
-    """One field of ``CosAgentProviderUnitData`` as the consumer's pydantic 2 model reads it."""
-    if optional and data.get(key) is None:
-        return
-    assert key in data, f"{key} is required"
-    assert isinstance(data[key], kind), f"{key} must be a {kind.__name__}"
-    if item is not None:
-        assert all(isinstance(v, item) for v in data[key]), f"{key} items must be {item}"
-
-
-def consumer_decode(bag: Mapping[str, str]) -> dict:
-    """What the collector's ``COSAgentRequirer`` does with the principal's unit bag."""
-    data = json.loads(bag["config"])
-    _require(data, "metrics_alert_rules", dict)
-    _require(data, "log_alert_rules", dict)
-    _require(data, "dashboards", list, str)
-    _require(data, "metrics_scrape_jobs", list, dict)
-    _require(data, "log_slots", list, str)
-    _require(data, "subordinate", bool, optional=True)
-    _require(data, "tracing_protocols", list, str, optional=True)
-    _require(data, "log_files", list, str, optional=True)
-    # ``dashboards``: json.loads(LZMABase64.decompress(s)) for each.
-    data["dashboards"] = [
-        json.loads(lzma.decompress(base64.b64decode(s.encode("utf-8"))).decode())
-        for s in data["dashboards"]
-    ]
-    # ``metrics_jobs``: topology labels added to every static config, then handed to a
-    # Prometheus receiver, which wants unique job names and host:port targets.
-    for job in data["metrics_scrape_jobs"]:
-        assert {"job_name", "metrics_path", "static_configs"} <= job.keys()
-        for static in job["static_configs"]:
-            host, _, port = static["targets"][0].rpartition(":")
-            assert host and port.isdigit()
-            static["labels"] = {**static.get("labels", {}), "juju_unit": "masakari/0"}
-    names = [job["job_name"] for job in data["metrics_scrape_jobs"]]
-    assert len(set(names)) == len(names)
-    for rules in (data["metrics_alert_rules"], data["log_alert_rules"]):
-        if rules:  # {} or a Prometheus/Loki rule file
-            assert isinstance(rules["groups"], list)
-            for group in rules["groups"]:
-                assert isinstance(group["name"], str) and isinstance(group["rules"], list)
-    return data
 
 
 def rules_by_alert(rules: dict) -> dict[str, dict]:

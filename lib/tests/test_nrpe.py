@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from openstack_charm_lib import nrpe
 from openstack_charm_lib.host import Host
 from openstack_charm_lib.nrpe import Check
 from openstack_charm_lib.rendering import UnsafeValueError, apply_files
+from openstack_charm_testing.consumers import nagios_objects, nrpe_commands
 
 CHECKS = [
     Check(
@@ -49,41 +49,6 @@ def files(checks=CHECKS, **overrides) -> dict[str, nrpe.ManagedFile]:
         **overrides,
     }
     return {f.path: f for f in nrpe.check_files(checks, **kwargs)}
-
-
-def nrpe_commands(text: str) -> dict[str, str]:
-    """``command[name]=line`` entries as nrpe reads its config (``#`` lines are comments)."""
-    commands = {}
-    for line in text.splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        match = re.fullmatch(r"command\[([^\]]+)\]=(.*)", line)
-        assert match, f"nrpe cannot read {line!r}"
-        commands[match[1]] = match[2]
-    return commands
-
-
-def nagios_objects(text: str) -> list[tuple[str, dict[str, str]]]:
-    """Object definitions as Nagios reads them: ``;`` starts a comment, ``}`` ends a block."""
-    objects: list[tuple[str, dict[str, str]]] = []
-    current: dict[str, str] | None = None
-    for raw in text.splitlines():
-        line = re.split(r"(?<!\\);", raw, maxsplit=1)[0].strip()
-        if not line or line.startswith("#"):
-            continue
-        if current is None:
-            match = re.fullmatch(r"define\s+(\w+)\s*\{", line)
-            assert match, f"Nagios cannot read {line!r}"
-            current = {}
-            objects.append((match[1], current))
-        elif line == "}":
-            current = None
-        else:
-            key, _, value = line.partition(" ")
-            assert key not in current, f"{key} is repeated"
-            current[key] = value.strip()
-    assert current is None, "a definition is not closed"
-    return objects
 
 
 def test_each_check_has_an_nrpe_command_file_and_an_exported_service():

@@ -88,10 +88,14 @@ def network(name: str, address: str) -> testing.Network:
     )
 
 
-def run_pacemaker_remote(root: Path, key: bytes, address: str, hostname: str) -> dict:
-    """config-changed with hacluster's key; returns the bag as hacluster decodes it."""
+def _pacemaker_remote_run(root: Path, key: bytes, address: str, hostname: str, extra=()):
+    """config-changed with hacluster's key (and ``extra`` relations): the host and state."""
     host = RealFilesHost(root, fqdn=hostname, service_ports={"pacemaker_remote": [3121]})
     host.installed.update({"pacemaker-remote": "2.1.5", "resource-agents": "4.12"})
+    if extra:
+        from openstack_charm_testing import consumers
+
+        consumers.with_nrpe_installed(host)
     ctx = _context("pacemaker-remote", "PacemakerRemoteCharm", host)
     relation = testing.Relation(
         "pacemaker-remote",
@@ -103,11 +107,18 @@ def run_pacemaker_remote(root: Path, key: bytes, address: str, hostname: str) ->
             testing.SubordinateRelation("juju-info", remote_app_name="nova-compute"),
             relation,
             testing.SubordinateRelation("pacemaker-node", remote_app_name="masakari-monitors"),
+            *extra,
         ],
         networks=[network("pacemaker-remote", address)],
     )
     out = ctx.run(ctx.on.config_changed(), state)
     assert out.unit_status.name == "active", out.unit_status
+    return host, out
+
+
+def run_pacemaker_remote(root: Path, key: bytes, address: str, hostname: str) -> dict:
+    """config-changed with hacluster's key; returns the bag as hacluster decodes it."""
+    _, out = _pacemaker_remote_run(root, key, address, hostname)
     bag = next(r for r in out.relations if r.endpoint == "pacemaker-remote").local_unit_data
     keys = ("remote-hostname", "remote-ip", "stonith-hostname", "enable-resources")
     decoded = {k: hacluster_decode(v) for k, v in bag.items() if k in keys}
@@ -115,6 +126,14 @@ def run_pacemaker_remote(root: Path, key: bytes, address: str, hostname: str) ->
     node = next(r for r in out.relations if r.endpoint == "pacemaker-node").local_unit_data
     assert node["node-name"] == decoded["remote-hostname"] == hostname
     return decoded
+
+
+def watch_pacemaker_remote(root: Path, key: bytes, address: str, hostname: str) -> WatchedUnit:
+    """The pacemaker-remote unit with nrpe-external-master related: what nrpe gets."""
+    from openstack_charm_testing import consumers
+
+    host, _ = _pacemaker_remote_run(root, key, address, hostname, [consumers.nrpe_relation()])
+    return _watched(host, sys.modules["remote_node_health"], {})
 
 
 def _masakari_relations(
@@ -174,7 +193,11 @@ def _masakari_host(root: Path) -> FakeHost:
         root,
         fqdn="masakari-0.maas",
         series=SERIES,
-        service_ports={"haproxy": [15868, 8888], "apache2": [15858, 15848], "memcached": [11211]},
+        service_ports={
+            "haproxy": [15868, 8404, 8405],
+            "apache2": [15858, 15848],
+            "memcached": [11211],
+        },
     )
     packages = [*workload.PACKAGES, workload.VERSION_PACKAGE]
     version = release_matrix.RELEASES[RELEASE].masakari
@@ -225,6 +248,49 @@ def run_masakari(root: Path, services: dict, config: dict) -> MasakariUnit:
     assert out.unit_status.name in ("active", "blocked"), out.unit_status
     published = next(r for r in out.relations if r.endpoint == "identity-service")
     return MasakariUnit(host.path("/"), dict(published.local_unit_data))
+
+
+@dataclasses.dataclass(frozen=True)
+class WatchedUnit:
+    """A unit related to its watchers (nrpe, a COS collector): what they get."""
+
+    root: Path
+    cos_agent: dict  # the unit's cos-agent bag as the collector decodes it ({}: unrelated)
+    checks: dict[str, str]  # nrpe command name -> its line, plugins under ``root``
+    daemon_argv: list[str]  # the health daemon's ExecStart, its files under ``root``
+    daemon_config: Path  # the configuration the charm wrote for it, under ``root``
+
+
+def _watched(host: FakeHost, daemon, cos_agent: dict) -> WatchedUnit:
+    """What ``host`` holds for nrpe and for the charm's health daemon module ``daemon``."""
+    from openstack_charm_testing import consumers
+
+    plugins = "/usr/local/lib/nagios/plugins/"
+    checks = {
+        name: line.replace(plugins, f"{host.path(plugins)}/")
+        for text in consumers.nrpe_files(host).values()
+        for name, line in consumers.nrpe_commands(text).items()
+    }
+    entry = host.path(daemon.DAEMON_DIR) / daemon.COPIED_MODULES[0].name
+    config = host.path(daemon.CONFIG)
+    argv = ["/usr/bin/python3", str(entry), "--config", str(config)]
+    return WatchedUnit(host.path("/"), cos_agent, checks, argv, config)
+
+
+def watch_masakari(root: Path, services: dict, config: dict) -> WatchedUnit:
+    """The masakari leader with cos-agent and nrpe-external-master related; what it wrote."""
+    from openstack_charm_testing import consumers
+
+    load_charm("masakari")
+    exporter = sys.modules["masakari_exporter"]
+    host = consumers.with_nrpe_installed(_masakari_host(root))
+    cos = consumers.cos_agent_relation(subordinate=False)
+    nrpe_rel = consumers.nrpe_relation()
+    ctx = _context("masakari", "MasakariCharm", host)
+    out = ctx.run(ctx.on.config_changed(), _masakari_state(services, config, [cos, nrpe_rel]))
+    assert out.unit_status.name == "active", out.unit_status
+    bag = consumers.consumer_decode(out.get_relation(cos.id).local_unit_data)
+    return _watched(host, exporter, bag)
 
 
 @dataclasses.dataclass

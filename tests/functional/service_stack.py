@@ -54,6 +54,8 @@ KEYSTONE_SERVICE_TYPES = {"masakari": "instance-ha"}
 # descriptor limit cannot be raised, haproxy's own -n caps it without editing the file.
 HAPROXY_MAXCONN = 4096
 INTERFACES = ("public", "internal", "admin")
+# Where masakari's api-paste.ini (gazpacho on) looks for the file that disables /healthcheck.
+HEALTHCHECK_DISABLE = "/etc/masakari/healthcheck_disable"
 APT_PACKAGES = ("mariadb-server", "rabbitmq-server", "memcached", "apache2", "haproxy")
 MOD_WSGI = "/usr/lib/apache2/modules/mod_wsgi.so"
 APACHE_MODULES = "/usr/lib/apache2/modules"
@@ -588,22 +590,20 @@ class ServiceStack:
         masakari keeps it in its own table; ``alembic_version`` is taskflow's, whose
         persistence tables share the database.
         """
-        proc = subprocess.run(
-            [
-                "mysql",
-                f"--socket={self.mysql_socket}",
-                "-uroot",
-                "-N",
-                "-e",
-                "SELECT version_num FROM masakari.masakari_alembic_version",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        proc = self.sql("SELECT version_num FROM masakari.masakari_alembic_version", check=False)
         if proc.returncode != 0:  # no table yet
             return None
         return proc.stdout.strip() or None
+
+    def sql(self, statement: str, *, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """``statement`` run as the database's root (for what no API offers)."""
+        return subprocess.run(
+            ["mysql", f"--socket={self.mysql_socket}", "-uroot", "-N", "-e", statement],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=check,
+        )
 
     def masakari_etc(self, unit_root: Path) -> Path:
         """``OS_MASAKARI_CONFIG_DIR``: the charm's masakari.conf and the release's api-paste.ini.
@@ -618,7 +618,11 @@ class ServiceStack:
         shutil.chown(conf, "root", "masakari")
         conf.chmod(0o640)
         paste = self.masakari_venv / "etc" / "masakari" / "api-paste.ini"
-        shutil.copy(paste, etc / "api-paste.ini")
+        # The healthcheck's disable file moves with the rest (gazpacho on name it).
+        text = paste.read_text().replace(
+            f"= {HEALTHCHECK_DISABLE}", f"= {etc / 'healthcheck_disable'}"
+        )
+        (etc / "api-paste.ini").write_text(text)
         for directory in ("masakari-logs", "lock"):
             (self.state / directory).mkdir(exist_ok=True)
             shutil.chown(self.state / directory, "masakari", "masakari")
@@ -694,6 +698,20 @@ class ServiceStack:
         argv = ["apache2", "-f", str(main), "-DFOREGROUND"]
         self.spawn_with_mounts("apache2", mounts, argv, {"OS_MASAKARI_CONFIG_DIR": str(etc)})
         wait_until(lambda: not port_free(PORTS["apache"]), 30, "apache2")
+
+    def haproxy_servers(self) -> list[dict[str, str]]:
+        """Each server as haproxy sees it (``show stat`` on the charm's admin socket)."""
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(5)
+            sock.connect(str(self.state / "haproxy-run" / "admin.sock"))
+            sock.sendall(b"show stat\n")
+            raw = b""
+            while chunk := sock.recv(65536):
+                raw += chunk
+        header, *rows = raw.decode().lstrip("# ").splitlines()
+        fields = header.split(",")
+        stats = [dict(zip(fields, row.split(","), strict=True)) for row in rows if row]
+        return [s for s in stats if s["svname"] not in ("FRONTEND", "BACKEND")]
 
     def start_haproxy(self, unit_root: Path) -> None:
         """The charm's haproxy.cfg in haproxy (frontend 15868, back end Apache on 15858)."""

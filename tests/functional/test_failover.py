@@ -8,7 +8,10 @@ for each recovery method, and the charm leaves the spares masakari used as masak
 them; the day-2 actions run against the real API, and a host created by hand outlives
 its masakari-monitors unit; an evacuation-delay shorter than a hypervisor's nova
 service_down_time blocks the leader, and a failure there ends as it warned (nova refuses
-to evacuate from a service it still sees up); 1,000 hosts register and leave.
+to evacuate from a service it still sees up); 1,000 hosts register and leave. Through it
+all the leader's state exporter, started from the files the charm wrote, and the Nagios
+checks the charm wrote for nrpe report what changed: hosts on maintenance after the
+failover, the recoveries finished, a notification forced into error.
 """
 
 from __future__ import annotations
@@ -16,7 +19,11 @@ from __future__ import annotations
 import datetime
 import importlib.util
 import os
+import re
 import signal
+import subprocess
+import time
+import urllib.request
 
 import charm_runs
 import failover_stack
@@ -59,6 +66,9 @@ SEGMENT_OF = {
     **{host: f"segment-{method}" for method, host in RESERVED.items()},
 }
 FIGURES: list[str] = []
+EXPORTER_PORT = 9868  # the masakari charm's
+EXPORTER_URL = f"http://127.0.0.1:{EXPORTER_PORT}/metrics"
+_SAMPLE = re.compile(r"([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)")
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +127,39 @@ def test_the_api_answers_through_the_units_haproxy_and_apache_as_the_catalog_say
     assert f"Loading Python script file '{entry}'" in wsgi_log
     assert stack.services.pids["haproxy"] and stack.services.pids["apache2"]
     assert "masakari-api" not in stack.services.pids  # no standalone server
+
+
+def test_haproxy_checks_the_api_at_layer_7_and_exports_what_it_sees(stack):
+    """Each server is checked with a request masakari must answer, not a TCP connect.
+
+    From gazpacho on that is /healthcheck, so disabling it (oslo.middleware's disable
+    file) takes the unit out of haproxy, and enabling it brings it back.
+    """
+    import masakari_workload as wl
+
+    def servers() -> list[dict[str, str]]:
+        return [s for s in stack.services.haproxy_servers() if s["pxname"].startswith("masakari")]
+
+    ss.wait_until(lambda: all(s["check_status"] == "L7OK" for s in servers()), 30, "L7OK")
+    assert [s["status"] for s in servers()] == ["UP"]
+    path = wl.health_check_path(charm_runs.RELEASE)
+    access_log = stack.services.logs / "apache2" / "masakari_access.log"
+    ss.wait_until(lambda: f'"GET {path} HTTP/1.1" 200' in access_log.read_text(), 30, "check")
+    with urllib.request.urlopen("http://127.0.0.1:8405/metrics", timeout=5) as answer:
+        page = answer.read().decode()
+    assert 'haproxy_backend_active_servers{proxy="masakari-api_127.0.0.1"} 1' in page
+    if path != "/healthcheck":
+        return
+    disable = stack.services.state / "masakari-etc" / "healthcheck_disable"
+    disable.write_text("taken out by the functional test\n")
+    try:
+        ss.wait_until(lambda: servers()[0]["status"] == "DOWN", 60, "server DOWN")
+        assert servers()[0]["check_status"] == "L7STS"
+        # A TCP frontend with no server left closes the connection without an answer.
+        assert not ss.http_ok(f"http://127.0.0.1:{ss.PORTS['masakari']}/")
+    finally:
+        disable.unlink()
+    ss.wait_until(lambda: servers()[0]["status"] == "UP", 60, "server UP again")
 
 
 def test_hypervisors_register_themselves_through_the_charms(stack):
@@ -236,6 +279,88 @@ def test_the_zaza_configure_step_finds_what_the_charms_registered(stack):
         zaza_setup.registered(conn, timeout=1, interval=0.5)
 
 
+@pytest.fixture(scope="module")
+def watched(stack):
+    """The leader's state exporter, run from the charm's files, and the checks it wrote."""
+    unit = charm_runs.watch_masakari(stack.root / "masakari-watched", stack.facts, stack.config)
+    assert ss.port_free(EXPORTER_PORT), f"something else listens on {EXPORTER_PORT}"
+    stack.services.spawn("masakari-exporter", unit.daemon_argv)
+    ss.wait_until(lambda: ss.http_ok(EXPORTER_URL), 60, "the state exporter to serve")
+    yield unit
+    stack.services.stop("masakari-exporter")
+
+
+def scrape() -> dict[tuple[str, frozenset], float]:
+    """The exporter's page as (family, labels) -> value."""
+    with urllib.request.urlopen(EXPORTER_URL, timeout=30) as answer:
+        text = answer.read().decode()
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            match = _SAMPLE.fullmatch(line)
+            assert match, line
+            labels = frozenset(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', match[2] or ""))
+            samples[(match[1], labels)] = float(match[3])
+    return samples
+
+
+def family(samples: dict, name: str, **labels: str) -> float:
+    """The sum of ``name``'s samples whose labels include ``labels``."""
+    wanted = set(labels.items())
+    return sum(v for (n, got), v in samples.items() if n == name and wanted <= got)
+
+
+def nagios_check(unit: charm_runs.WatchedUnit, name: str) -> tuple[int, str]:
+    """Run one nrpe command as nrpe does (a shell line); its exit code and line."""
+    line = unit.checks[name]
+    proc = subprocess.run(line, shell=True, capture_output=True, text=True, timeout=60)  # noqa: S602
+    return proc.returncode, proc.stdout.strip()
+
+
+def wait_for_scrape(what: str, condition, timeout: float = 120) -> dict:
+    """Scrape until ``condition(samples)`` holds (the exporter reuses a collection 30 s)."""
+    found: dict = {}
+
+    def holds() -> bool:
+        found.update(samples=scrape())
+        return bool(condition(found["samples"]))
+
+    ss.wait_until(holds, timeout, what, interval=2)
+    return found["samples"]
+
+
+BEFORE: dict = {}
+
+
+def test_before_a_failover_the_exporter_and_the_checks_see_a_healthy_cloud(stack, watched):
+    targets = {
+        j["static_configs"][0]["targets"][0] for j in watched.cos_agent["metrics_scrape_jobs"]
+    }
+    assert targets == {f"127.0.0.1:{EXPORTER_PORT}", "127.0.0.1:8405"}
+    samples = wait_for_scrape(
+        "the exporter to see every registered host",
+        lambda s: family(s, "masakari_segment_hosts", segment="segment-auto") >= 2,
+    )
+    assert family(samples, "masakari_api_up") == 1
+    for method, failing in METHODS.items():
+        labels = {"segment": f"segment-{method}", "host": failing}
+        assert family(samples, "masakari_host_on_maintenance", **labels) == 0
+    assert family(samples, "masakari_segment_hosts_reserved", segment="segment-reserved_host") == 1
+    calls = family(samples, "masakari_exporter_api_calls")
+    segments = len(stack.masakari("GET", "/segments")[1]["segments"])
+    # segments, hosts per segment, one page of 24 h, three unfinished statuses, one finished
+    assert calls <= 1 + segments + 5 + 3 + 1 + 2, calls  # + token and versions at start
+    BEFORE.update(
+        finished=family(samples, "masakari_notifications", type="COMPUTE_HOST", status="finished"),
+        last=family(samples, "masakari_last_recovery_finished_timestamp_seconds"),
+    )
+    for name in ("check_masakari-state", "check_masakari-api"):
+        assert nagios_check(watched, name)[0] == 0, nagios_check(watched, name)
+    code, line = nagios_check(watched, "check_masakari-hosts-maintenance")
+    assert code == 0, line
+    assert nagios_check(watched, "check_masakari-notifications-error")[0] == 0
+
+
 def test_killing_a_hypervisor_recovers_it_with_every_method(stack):
     names = {h["uuid"]: name for m in METHODS for name, h in stack.hosts(m).items()}
     killed_at = {}
@@ -291,6 +416,60 @@ def test_killing_a_hypervisor_recovers_it_with_every_method(stack):
     servers = {s["id"]: s for s in stack.services.nova("GET", "/_double/servers")["servers"]}
     for failing in METHODS.values():
         assert all(servers[s]["host"] != failing for s in stack.servers[failing])
+
+
+def test_after_the_failover_the_hosts_on_maintenance_and_recoveries_are_counted(stack, watched):
+    failed = set(METHODS.values())
+
+    def seen(samples) -> bool:
+        on = {
+            dict(labels)["host"]
+            for (n, labels), v in samples.items()
+            if n == "masakari_host_on_maintenance" and v == 1
+        }
+        return failed <= on
+
+    samples = wait_for_scrape("the failed hosts on maintenance", seen)
+    finished = family(samples, "masakari_notifications", type="COMPUTE_HOST", status="finished")
+    assert finished >= BEFORE["finished"] + len(METHODS)
+    assert family(samples, "masakari_last_recovery_finished_timestamp_seconds") > max(
+        BEFORE["last"], time.time() - 600
+    )
+    assert family(samples, "masakari_notifications_unfinished", status="error") == 0
+    code, line = nagios_check(watched, "check_masakari-hosts-maintenance")
+    assert code == 1, line  # WARNING, naming the hosts left on maintenance
+    assert all(host in line for host in sorted(failed)[:3]), line
+    assert nagios_check(watched, "check_masakari-notifications-error")[0] == 0
+
+
+def test_a_notification_forced_into_error_fires_the_check(stack, watched):
+    # The engine retries notifications in error within seconds: stopped, it leaves one be.
+    stack.services.stop("masakari-engine")
+    try:
+        uuid = next(
+            n["notification_uuid"] for n in stack.notifications() if n["status"] == "finished"
+        )
+        stack.services.sql(
+            f"UPDATE masakari.notifications SET status='error' WHERE notification_uuid='{uuid}'"
+        )
+        samples = wait_for_scrape(
+            "the notification in error",
+            lambda s: family(s, "masakari_notifications_unfinished", status="error") == 1,
+        )
+        assert family(samples, "masakari_notification_oldest_unfinished_age_seconds") > 0
+        code, line = nagios_check(watched, "check_masakari-notifications-error")
+        assert code == 2, line
+        stack.services.sql(
+            f"UPDATE masakari.notifications SET status='finished' WHERE notification_uuid='{uuid}'"
+        )
+        wait_for_scrape(
+            "no notification in error",
+            lambda s: family(s, "masakari_notifications_unfinished", status="error") == 0,
+        )
+        assert nagios_check(watched, "check_masakari-notifications-error")[0] == 0
+    finally:
+        assert stack.unit is not None
+        stack.services.start_engine(stack.unit.root)
 
 
 def test_instance_failure_stops_and_starts_the_instance(stack):

@@ -117,7 +117,10 @@ def run_chain(chain: uc.UpgradeChain, *, with_action: bool) -> None:
         if with_action:
             assert step.outcome == f"upgraded from {previous} to {release}", step
         records = check_step(chain, step, records, apache)
-        FIGURES.append(f"upgrade ({label}) {previous} -> {release}: {step.seconds:.1f}s")
+        FIGURES.append(
+            f"upgrade ({label}) {previous} -> {release}: {step.seconds:.1f}s, "
+            f"API back through haproxy {step.back_after:.1f}s later"
+        )
         previous = release
     check_engines_never_ran_on_an_old_schema(chain)
     # A replayed hook at the newest release migrates and restarts nothing.

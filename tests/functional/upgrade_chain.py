@@ -40,8 +40,8 @@ CHAIN = (SERIES_DISTRO_RELEASE[SERIES], *CLOUD_ARCHIVE_POCKETS[SERIES])
 ENGINE = "masakari-engine"
 DAEMONS = (ENGINE, "apache2", "haproxy")  # the stack's real processes; memcached is shared
 MASAKARI_PACKAGES = ("masakari-api", "masakari-engine", "masakari-common")
-PROBED_PORTS = (ss.PORTS["masakari"], 8888, ss.PORTS["apache"], ss.PORTS["memcached"])
-DAEMON_PORTS = {"apache2": (ss.PORTS["apache"],), "haproxy": (ss.PORTS["masakari"], 8888)}
+PROBED_PORTS = (ss.PORTS["masakari"], 8404, 8405, ss.PORTS["apache"], ss.PORTS["memcached"])
+DAEMON_PORTS = {"apache2": (ss.PORTS["apache"],), "haproxy": (ss.PORTS["masakari"], 8404, 8405)}
 
 
 def package_version(release: str) -> str:
@@ -212,6 +212,7 @@ class Step:
     status: str
     seconds: float
     outcome: str = ""  # the openstack-upgrade action's, when it ran
+    back_after: float = 0.0  # seconds from the hook's end until haproxy served the API again
 
 
 class UpgradeChain:
@@ -293,7 +294,11 @@ class UpgradeChain:
             outcome = self.action("openstack-upgrade")["outcome"]
         else:
             self.hook("config_changed", **{"openstack-origin": origin})
-        return Step(release, self.status, time.monotonic() - started, outcome)
+        seconds = time.monotonic() - started
+        # haproxy takes a restarted Apache back once its layer-7 check passes again.
+        ss.wait_until(lambda: ss.http_ok(self.url("/")), 60, "masakari-api through haproxy")
+        back_after = time.monotonic() - started - seconds
+        return Step(release, self.status, seconds, outcome, back_after)
 
     # -- talking to masakari through haproxy -----------------------------------------------
     def url(self, path: str) -> str:

@@ -12,12 +12,26 @@ stopped, until nova-compute has written nova.conf.
 from __future__ import annotations
 
 import logging
+import time
+from pathlib import Path
 
+import monitors_health as health
 import monitors_workload as wl
 import ops
 from monitors_config import MONITORS, ConfigError, MonitorsConfig, load_config
-from openstack_charm_lib import actions, apt, hypervisors, pacemaker_node, relations, services
+from openstack_charm_lib import (
+    actions,
+    apt,
+    cos_agent,
+    hypervisors,
+    liveness,
+    observability,
+    pacemaker_node,
+    relations,
+    services,
+)
 from openstack_charm_lib.charm_base import ReconcilingCharm
+from openstack_charm_lib.config_flags import merge_flags
 from openstack_charm_lib.host import CommandError
 from openstack_charm_lib.network import is_hostname
 from openstack_charm_lib.rendering import apply_when_changed
@@ -29,6 +43,9 @@ CREDENTIALS = "identity-credentials"
 REGISTRATION = "registration"
 PACEMAKER_NODE = pacemaker_node.RELATION
 ALL_MONITORS = tuple(MONITORS.values())
+HEALTH_SERVICE = "masakari-monitors-health"
+LOG_FILES = ("/var/log/masakarimonitors/*.log",)
+COS_DIR = Path(__file__).parent / "cos"  # alert rules shipped with the charm
 
 
 class MasakariMonitorsCharm(ReconcilingCharm):
@@ -40,6 +57,7 @@ class MasakariMonitorsCharm(ReconcilingCharm):
         events = [self.on.install, self.on.upgrade_charm, self.on.config_changed]
         events.append(self.on.update_status)
         endpoints = (CREDENTIALS, "container", REGISTRATION, PACEMAKER_NODE)
+        endpoints += (observability.COS_AGENT, observability.NRPE)
         for rel in (self.on[name] for name in endpoints):
             events += [rel.relation_joined, rel.relation_changed, rel.relation_broken]
         # The keystone unit that answered may leave; another one's answer then counts.
@@ -116,10 +134,60 @@ class MasakariMonitorsCharm(ReconcilingCharm):
         down = services.not_running(self.host, config.monitors)
         if down:
             return ops.BlockedStatus(f"Services not running: {join_names(down)}")
+        wedged = health.status_problems(
+            liveness.read_state(
+                self.host.path(health.STATE_FILE), time.time(), health.STATE_MAX_AGE
+            )
+        )
+        if wedged:
+            return ops.BlockedStatus("; ".join(wedged))
         names = join_names(
             m.removeprefix("masakari-").removesuffix("-monitor") for m in config.monitors
         )
         return ops.ActiveStatus(f"Unit is ready (monitors: {names}; reporting as {hostname})")
+
+    def watch(self) -> observability.Watch:
+        """The monitors' health daemon, logs, alert rules and checks."""
+        try:
+            config: MonitorsConfig | None = load_config(self.config)
+        except ConfigError:
+            config = None
+        monitors = config.monitors if config else ()
+        sections = merge_flags(dict(config.tunables), config.config_flags) if config else {}
+        daemon = observability.Daemon.of(
+            health,
+            HEALTH_SERVICE,
+            "Progress of the masakari monitors' loops, as Prometheus metrics",
+            health.config_text(health.monitor_windows(monitors, sections)),
+        )
+        context, groups = observability.nagios_options(self.config)
+        checks = [observability.service_check(self.meta.name, m) for m in monitors]
+        if not self.paused:  # a paused monitor makes no progress, on purpose
+            checks += [
+                observability.metric_check(
+                    f"{monitor}-progress",
+                    f"loop progress {{{monitor}}}",
+                    health.LISTEN_PORT,
+                    "masakari_monitor_progressing",
+                    *("--label", f"monitor={monitor}", "--below", "--critical", "0"),
+                )
+                for monitor in monitors
+            ]
+        return observability.Watch(
+            managed_by=self.meta.name,
+            daemon=daemon,
+            run_daemon=True,
+            offer=cos_agent.Observability(
+                scrape_jobs=(cos_agent.ScrapeJob("monitors_health", health.LISTEN_PORT),),
+                log_files=LOG_FILES,
+                metrics_rules_dir=COS_DIR / "prometheus_alert_rules",
+                log_rules_dir=COS_DIR / "loki_alert_rules",
+            ),
+            checks=tuple(checks),
+            nagios_context=context,
+            nagios_servicegroups=groups,
+            primary=False,
+        )
 
     def _agreed_name(self, config: MonitorsConfig, hostname: str) -> str | ops.StatusBase:
         """The one name nova, the monitors and Pacemaker use for this host, or why not."""

@@ -10,7 +10,9 @@ create-segment, add-host, remove-host, set-host-maintenance, list-notifications,
 reserve-host).
 
 On the leader, the pass also registers the hypervisors related on ``hosts`` in
-masakari (see :mod:`registration`).
+masakari (see :mod:`registration`) and runs the state exporter (:mod:`masakari_exporter`);
+cos-agent and nrpe-external-master get haproxy's and the exporter's metrics, the logs,
+alert rules, the dashboard and the checks (:meth:`MasakariCharm.watch`).
 """
 
 from __future__ import annotations
@@ -20,17 +22,22 @@ import ipaddress
 import logging
 import secrets
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+import masakari_exporter
 import masakari_workload as wl
 import ops
+from masakari_api import Credentials
 from masakari_config import ConfigError, MasakariConfig, load_config
 from openstack_charm_lib import (
     actions,
     apt,
+    cos_agent,
     fields,
     hacluster,
     hypervisors,
+    observability,
     policy_overrides,
     relations,
     services,
@@ -63,6 +70,13 @@ BINDINGS = ("cluster", *ENDPOINT_TYPES, "shared-db")
 DB_SYNC_KEY = "db-synced-release"
 REGISTERED_KEY = "registered-hosts"  # peer app data: what automatic registration manages
 ENGINE = "masakari-engine"
+EXPORTER = "masakari-exporter"
+COS_DIR = Path(__file__).parent / "cos"  # alert rules and the dashboard shipped with the charm
+LOG_FILES = (
+    "/var/log/masakari/*.log",
+    "/var/log/apache2/masakari_*.log",
+    "/var/log/haproxy.log",
+)
 
 
 @dataclasses.dataclass
@@ -99,7 +113,8 @@ class MasakariCharm(ReconcilingCharm):
         on = self.on
         events = [on.install, on.upgrade_charm, on.config_changed, on.start]
         events += [on.update_status, on.leader_elected]
-        for endpoint in (*REQUIRED_RELATIONS, "certificates", "ha", "cluster", "hosts"):
+        watchers = (observability.COS_AGENT, observability.NRPE)
+        for endpoint in (*REQUIRED_RELATIONS, "certificates", "ha", "cluster", "hosts", *watchers):
             rel = on[endpoint]
             events += [
                 rel.relation_joined,
@@ -575,14 +590,95 @@ class MasakariCharm(ReconcilingCharm):
                 services.restart(self.host, "apache2")
                 outcome.restarted.append("apache2")
 
-    # -- automatic registration --------------------------------------------------------
-    def _masakari_api(self, cfg: MasakariConfig, keystone: relations.Keystone) -> MasakariApi:
-        """A client of the Masakari API as the charm's keystone service user."""
-        # Imported where used (as in _register_hosts and the segment actions): most
-        # hooks, and every unit but the leader, never talk to the API.
-        from masakari_api import Credentials, MasakariApi
+    # -- observability -----------------------------------------------------------------
+    def watch(self) -> observability.Watch:
+        """Haproxy's metrics on every unit; the exporter and its checks on the leader."""
+        try:
+            cfg: MasakariConfig | None = self._load_config()
+        except ConfigError:
+            cfg = None
+        rel = self.model.get_relation("identity-service")
+        keystone = relations.read_keystone(rel) if rel else None
+        exporter_config = ""
+        if cfg is not None and isinstance(keystone, relations.Ready):
+            credentials = self._credentials(cfg, keystone.info)
+            exporter_config = masakari_exporter.config_text(
+                masakari_exporter.ExporterConfig(credentials)
+            )
+        # One unit asks the API: three would triple its load for the same figures.
+        collects = self.unit.is_leader() and bool(exporter_config) and not self.paused
+        daemon = observability.Daemon.of(
+            masakari_exporter,
+            EXPORTER,
+            "Masakari's segments, hosts and notifications, as Prometheus metrics",
+            exporter_config,
+        )
+        jobs = [cos_agent.ScrapeJob("haproxy", wl.HAPROXY_PROMETHEUS_PORT)]
+        if collects:
+            jobs.append(cos_agent.ScrapeJob("masakari_state", masakari_exporter.DEFAULT_PORT))
+        context, groups = observability.nagios_options(self.config)
+        return observability.Watch(
+            managed_by=self.meta.name,
+            daemon=daemon,
+            run_daemon=collects,
+            offer=cos_agent.Observability(
+                scrape_jobs=tuple(jobs),
+                log_files=LOG_FILES,
+                metrics_rules_dir=COS_DIR / "prometheus_alert_rules",
+                log_rules_dir=COS_DIR / "loki_alert_rules",
+                dashboards_dir=COS_DIR / "grafana_dashboards",
+            ),
+            checks=self._checks(collects),
+            nagios_context=context,
+            nagios_servicegroups=groups,
+            primary=True,
+        )
 
-        credentials = Credentials(
+    def _checks(self, collects: bool) -> tuple[observability.nrpe.Check, ...]:
+        checks = [observability.service_check(self.meta.name, s) for s in wl.SERVICES]
+        if self.paused:  # the API is down on purpose
+            return tuple(checks)
+        checks.append(
+            observability.metric_check(
+                "masakari-api",
+                "masakari-api servers answering through haproxy",
+                wl.HAPROXY_PROMETHEUS_PORT,
+                "haproxy_backend_active_servers",
+                *("--below", "--critical", "0"),
+            )
+        )
+        if not collects:
+            return tuple(checks)
+        port = masakari_exporter.DEFAULT_PORT
+        checks += [
+            observability.metric_check(
+                "masakari-state",
+                "masakari state exporter reads the API",
+                port,
+                "masakari_api_up",
+                *("--below", "--critical", "0"),
+            ),
+            observability.metric_check(
+                "masakari-hosts-maintenance",
+                "hosts left on maintenance",
+                port,
+                "masakari_host_on_maintenance",
+                *("--name-label", "host", "--warning", "1"),
+            ),
+            observability.metric_check(
+                "masakari-notifications-error",
+                "notifications in error",
+                port,
+                "masakari_notifications_unfinished",
+                *("--label", "status=error", "--critical", "1"),
+            ),
+        ]
+        return tuple(checks)
+
+    # -- automatic registration --------------------------------------------------------
+    def _credentials(self, cfg: MasakariConfig, keystone: relations.Keystone) -> Credentials:
+        """The charm's keystone service user, for the API client and the exporter."""
+        return Credentials(
             keystone_url=keystone.url("auth"),
             username=keystone.username,
             password=keystone.password,
@@ -592,7 +688,14 @@ class MasakariCharm(ReconcilingCharm):
             region=cfg.region,
             interface="internal" if cfg.use_internal_endpoints else "public",
         )
-        return MasakariApi(credentials, page_size=cfg.api_page_size)
+
+    def _masakari_api(self, cfg: MasakariConfig, keystone: relations.Keystone) -> MasakariApi:
+        """A client of the Masakari API as the charm's keystone service user."""
+        # Imported where used (as in _register_hosts and the segment actions): most
+        # hooks, and every unit but the leader, never talk to the API.
+        from masakari_api import MasakariApi
+
+        return MasakariApi(self._credentials(cfg, keystone), page_size=cfg.api_page_size)
 
     def _desired_hosts(self) -> hypervisors.Desired:
         return hypervisors.read(self.model.relations["hosts"])

@@ -85,7 +85,12 @@ API_PORT = 15868
 APACHE_PORT = 15858
 WSGI_TLS_PORT = 15848
 MEMCACHED_PORT = 11211
-HAPROXY_STATS_PORT = 8888
+# Loopback only. 8888 is the COS collector's own metrics port on the same machine.
+HAPROXY_STATS_PORT = 8404
+HAPROXY_PROMETHEUS_PORT = 8405
+# masakari's api-paste.ini routes /healthcheck (oslo.middleware) from this release on;
+# before it, haproxy asks for the version document, which masakari answers without auth.
+HEALTHCHECK_RELEASE = "gazpacho"
 
 CONFIG_DIR = "/etc/masakari"
 MASAKARI_CONF = f"{CONFIG_DIR}/masakari.conf"
@@ -208,6 +213,13 @@ def masakari_conf(inputs: WorkloadInputs) -> str:
     return render_ini(masakari_conf_sections(inputs), header)
 
 
+def health_check_path(release: str | None) -> str:
+    """The path haproxy's layer-7 check asks masakari-api for on ``release``."""
+    if release is not None and release_index(release) >= release_index(HEALTHCHECK_RELEASE):
+        return "/healthcheck"
+    return "/"
+
+
 def wsgi_entry(release: str | None, renderer: Renderer) -> str:
     """The WSGI script Apache serves masakari-api from, for masakari of ``release``.
 
@@ -265,6 +277,7 @@ def build_files(inputs: WorkloadInputs, renderer: Renderer) -> list[ManagedFile]
                     "timeouts": cfg.haproxy_timeouts,
                     "stats_port": HAPROXY_STATS_PORT,
                     "stats_password": inputs.stats_password,
+                    "prometheus_port": HAPROXY_PROMETHEUS_PORT,
                     "frontends": [
                         {
                             "name": "masakari-api",
@@ -272,6 +285,7 @@ def build_files(inputs: WorkloadInputs, renderer: Renderer) -> list[ManagedFile]
                             "backend_port": APACHE_PORT,
                             "ipv6": inputs.ipv6,
                             "tls": bool(tls),
+                            "check_path": health_check_path(inputs.release),
                             "backends": [dataclasses.asdict(b) for b in inputs.backends],
                         }
                     ],

@@ -5,15 +5,30 @@ Every event runs :meth:`PacemakerRemoteCharm._reconcile`: install the packages, 
 this node to hacluster (and its node name to masakari-monitors on pacemaker-node), write
 the authkey hacluster sent (restarting pacemaker_remote only when it changed) and set one
 status. Without the relation the service is stopped and the key removed.
+
+Related to hacluster, a health daemon (:mod:`remote_node_health`) asks the cluster how it
+sees this node; a node the cluster does not see online blocks the status, and cos-agent
+and nrpe-external-master (:meth:`PacemakerRemoteCharm.watch`) get its metrics, the
+Pacemaker log and checks.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from pathlib import Path
 
 import ops
 import pacemaker_remote as pr
-from openstack_charm_lib import actions, apt, pacemaker_node, services
+import remote_node_health as health
+from openstack_charm_lib import (
+    actions,
+    apt,
+    cos_agent,
+    observability,
+    pacemaker_node,
+    services,
+)
 from openstack_charm_lib.charm_base import ReconcilingCharm
 from openstack_charm_lib.host import CommandError
 from openstack_charm_lib.network import is_hostname, is_ip
@@ -21,6 +36,9 @@ from openstack_charm_lib.network import is_hostname, is_ip
 logger = logging.getLogger(__name__)
 
 RELATION = "pacemaker-remote"
+HEALTH_SERVICE = "pacemaker-remote-health"
+LOG_FILES = ("/var/log/pacemaker/pacemaker.log",)
+COS_DIR = Path(__file__).parent / "cos"  # alert rules shipped with the charm
 
 
 class PacemakerRemoteCharm(ReconcilingCharm):
@@ -43,6 +61,15 @@ class PacemakerRemoteCharm(ReconcilingCharm):
                 self.on["juju-info"].relation_joined,
                 self.on[pacemaker_node.RELATION].relation_joined,
                 self.on[pacemaker_node.RELATION].relation_changed,
+                *(
+                    event
+                    for name in (observability.COS_AGENT, observability.NRPE)
+                    for event in (
+                        self.on[name].relation_joined,
+                        self.on[name].relation_changed,
+                        self.on[name].relation_broken,
+                    )
+                ),
             ]
         )
 
@@ -118,8 +145,51 @@ class PacemakerRemoteCharm(ReconcilingCharm):
             )
         if pr.PORT not in self.host.listening_tcp_ports():
             return ops.BlockedStatus(f"{pr.SERVICE} runs but does not listen on {pr.PORT}")
+        problem = health.status_problem(
+            health.read_state(self.host.path(health.STATE_FILE), time.time())
+        )
+        if problem:
+            return ops.BlockedStatus(problem)
         stonith = "on" if info.stonith_hostname else "off"
         return ops.ActiveStatus(f"Pacemaker remote node {remote_hostname} (stonith {stonith})")
+
+    def watch(self) -> observability.Watch:
+        """The node's health daemon (while related to hacluster), log, alert rules and checks."""
+        names = self._names()
+        node = None if isinstance(names, ops.StatusBase) else names[0]
+        related = self.model.get_relation(RELATION) is not None
+        daemon = observability.Daemon.of(
+            health,
+            HEALTH_SERVICE,
+            "This Pacemaker remote node as the cluster sees it, as Prometheus metrics",
+            health.config_text(node or ""),
+        )
+        checks = [observability.service_check(self.meta.name, pr.SERVICE)]
+        if related and not self.paused:  # a paused node is offline on purpose
+            checks.append(
+                observability.metric_check(
+                    "pacemaker-remote-node",
+                    "remote node online {pacemaker_remote}",
+                    health.LISTEN_PORT,
+                    "pacemaker_remote_node_online",
+                    *("--name-label", "node", "--below", "--critical", "0"),
+                )
+            )
+        context, groups = observability.nagios_options(self.config)
+        return observability.Watch(
+            managed_by=self.meta.name,
+            daemon=daemon,
+            run_daemon=related and node is not None,
+            offer=cos_agent.Observability(
+                scrape_jobs=(cos_agent.ScrapeJob("remote_node_health", health.LISTEN_PORT),),
+                log_files=LOG_FILES,
+                metrics_rules_dir=COS_DIR / "prometheus_alert_rules",
+            ),
+            checks=tuple(checks),
+            nagios_context=context,
+            nagios_servicegroups=groups,
+            primary=False,
+        )
 
     def _names(self) -> tuple[str, str | None] | ops.BlockedStatus:
         """Pacemaker name of this node and (with enable-stonith) its MAAS name."""

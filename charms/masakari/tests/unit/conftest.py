@@ -27,7 +27,7 @@ PACKAGE_VERSIONS = dict.fromkeys(MASAKARI_PACKAGES, MASAKARI_VERSION) | {
     "memcached": "1.6.24-1build3",
     "python3-memcache": "1.59-8",
 }
-SERVICE_PORTS = {"haproxy": [15868, 8888], "apache2": [15858, 15848], "memcached": [11211]}
+SERVICE_PORTS = {"haproxy": [15868, 8404, 8405], "apache2": [15858, 15848], "memcached": [11211]}
 
 # oslo.config namespaces whose options masakari reads (masakari's generator file, plus
 # oslo.concurrency, which masakari uses but the generator file leaves out).

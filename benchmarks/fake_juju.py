@@ -331,6 +331,10 @@ class FakeAgent:
             states = ["active" if s in self.model.services else "inactive" for s in args[1:]]
             code = 0 if "inactive" not in states else 3
             return code, "" if flags.get("quiet") else "\n".join(states) + "\n"
+        if verb == "is-enabled":  # a question, not a change: running services are enabled
+            states = ["enabled" if s in self.model.services else "disabled" for s in args[1:]]
+            code = 0 if "disabled" not in states else 1
+            return code, "" if flags.get("quiet") else "\n".join(states) + "\n"
         if verb == "show":
             return self.model.services.get(service, "") + "\n"
         if verb in ("restart", "reload-or-restart"):

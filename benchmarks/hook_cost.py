@@ -86,6 +86,7 @@ def measure(charm: str, rounds: int, box: sandbox.Sandbox) -> list[dict]:
                 "base_tools": last["base"].counts.hook_tools,
                 "machine": last["ours"].counts.machine_commands,
                 "changes": len(last["ours"].counts.changes),
+                "changed": list(last["ours"].counts.changes),
                 "status": last["ours"].counts.status,
             }
         )
@@ -119,6 +120,9 @@ def main() -> int:
             f"{r['ratio']:6.2f} {r['tools']:5d} {r['base_tools']:5d} {r['machine']:4d} "
             f"{r['changes']:7d}  {r['status'][0]}: {r['status'][1]}"
         )
+    for r in rows:  # a steady-state hook must change nothing: say what it did
+        for change in r["changed"]:
+            print(f"changed in {r['charm']} {r['hook']}: {change}")
     worst = max(rows, key=lambda r: r["ratio"])
     print(f"worst ratio {worst['ratio']:.2f} ({worst['charm']} {worst['hook']}); target <= 1.30")
     return 0

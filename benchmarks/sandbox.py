@@ -1,10 +1,12 @@
 """A private machine for running charms' real ``dispatch``: own mounts, network, name.
 
 :func:`enter` re-runs the calling script under ``unshare --mount --net --uts`` (root),
-then :class:`Sandbox` lays an overlay over ``/etc`` (what the charms write lands in a
-tmpfs and vanishes with the namespace), adds the users and groups the charms chown to,
-pretends to be Ubuntu noble, brings up a private loopback and listens on the ports a
-ready unit listens on. Nothing outside the namespace is touched; no traffic leaves it.
+then :class:`Sandbox` lays overlays over ``/etc``, ``/usr/local/lib`` and ``/var/lib``
+(what the charms write there: configuration, the WSGI entry and the health daemons'
+modules, state; it lands in a tmpfs and vanishes with the namespace), adds the users
+and groups the charms chown to, pretends to be Ubuntu noble, brings up a private
+loopback and listens on the ports a ready unit listens on. Nothing outside the
+namespace is touched; no traffic leaves it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from pathlib import Path
 INSIDE = "CHARM_BENCH_SANDBOX"
 USERS = {"masakari": 64060, "haproxy": 64061, "hacluster": 64062, "memcache": 64063}
 GROUPS = {"masakari": 64060, "haproxy": 64061, "haclient": 64062, "memcache": 64063}
+# Where the charms write on the machine (the health daemons' flags and the nagios export
+# live under /var/lib); /run and /var/log are not written by a steady-state hook.
+OVERLAID = ("/etc", "/usr/local/lib", "/var/lib")
 OS_RELEASE = 'NAME="Ubuntu"\nID=ubuntu\nVERSION_ID="24.04"\nVERSION_CODENAME=noble\n'
 
 
@@ -33,7 +38,7 @@ def enter() -> None:
 
 
 class Sandbox:
-    """The namespace's machine: overlay /etc, users, loopback, listeners."""
+    """The namespace's machine: overlays where charms write, users, loopback, listeners."""
 
     def __init__(self, workdir: Path, hostname: str = "compute-0.maas"):
         self.workdir = workdir
@@ -41,20 +46,13 @@ class Sandbox:
         workdir.mkdir(parents=True, exist_ok=True)
         run(["mount", "--make-rprivate", "/"])
         run(["mount", "-t", "tmpfs", "tmpfs", str(workdir)])
-        upper, work = workdir / "etc-upper", workdir / "etc-work"
-        upper.mkdir()
-        work.mkdir()
-        run(
-            [
-                "mount",
-                "-t",
-                "overlay",
-                "overlay",
-                "-o",
-                f"lowerdir=/etc,upperdir={upper},workdir={work}",
-                "/etc",
-            ]
-        )
+        for directory in OVERLAID:
+            name = directory.strip("/").replace("/", "-")
+            upper, work = workdir / f"{name}-upper", workdir / f"{name}-work"
+            upper.mkdir()
+            work.mkdir()
+            options = f"lowerdir={directory},upperdir={upper},workdir={work}"
+            run(["mount", "-t", "overlay", "overlay", "-o", options, directory])
         run(["ip", "link", "set", "lo", "up"])
         self._accounts()
         Path("/etc/os-release").unlink(missing_ok=True)

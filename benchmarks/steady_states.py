@@ -140,6 +140,7 @@ def masakari(peers: int = 2, hypervisors: int = 0, segments: int = 1) -> UnitMod
             "apache2": "root",
             "masakari-engine": "masakari",
             "memcached": "memcache",
+            "masakari-exporter": "root",  # the leader's state exporter
         },
     )
 
@@ -161,7 +162,7 @@ def pacemaker_remote(hacluster_units: int = 3) -> UnitModel:
         ],
         bindings={"pacemaker-remote": "10.5.0.60", "juju-info": "10.5.0.60"},
         packages={"pacemaker-remote": "2.1.6-5ubuntu2", "resource-agents": "1:4.13.0-1ubuntu4"},
-        services={"pacemaker_remote": "haclient"},
+        services={"pacemaker_remote": "haclient", "pacemaker-remote-health": "root"},
     )
 
 
@@ -177,8 +178,19 @@ def masakari_monitors(hostname: str, masakari_units: int = 3) -> UnitModel:
             FakeRelation(
                 3, "registration", "masakari", {f"masakari/{i}": {} for i in range(masakari_units)}
             ),
+            # pacemaker-remote on the same machine: the node name it registered.
+            FakeRelation(
+                4,
+                "pacemaker-node",
+                "pacemaker-remote",
+                {"pacemaker-remote/0": {"node-name": hostname}},
+            ),
         ],
-        bindings={"container": "10.5.0.60", "registration": "10.5.0.60"},
+        bindings={
+            "container": "10.5.0.60",
+            "registration": "10.5.0.60",
+            "pacemaker-node": "10.5.0.60",
+        },
         packages={
             "masakari-host-monitor": MASAKARI_VERSION,
             "masakari-instance-monitor": MASAKARI_VERSION,
@@ -187,5 +199,6 @@ def masakari_monitors(hostname: str, masakari_units: int = 3) -> UnitModel:
             "masakari-host-monitor": "masakari",
             "masakari-instance-monitor": "masakari",
             "pacemaker_remote": "haclient",
+            "masakari-monitors-health": "root",
         },
     )

@@ -177,6 +177,8 @@ def _apply_daemon(host: Host, daemon: Daemon, run: bool) -> list[str]:
     applied = apply_files(host, daemon.files())
     if daemon.unit_path in applied.changed:
         host.run(["systemctl", "daemon-reload"])
+    if not applied.restarts and services.is_running(host, daemon.service):
+        return []  # the steady state: one question to systemd
     if services.converge(host, [daemon.service], set(applied.restarts)):
         return [f"{daemon.service} does not start: see juju debug-log"]
     return []

@@ -48,6 +48,7 @@ class ReconcilingCharm(ops.CharmBase):
         framework.observe(self.on.pause_action, self._on_pause)
         framework.observe(self.on.resume_action, self._on_resume)
         framework.observe(self.on.restart_services_action, self._on_restart_services)
+        framework.observe(self.on.remove, self._on_remove)
 
     def _make_host(self) -> Host:
         """The machine (unit tests substitute a FakeHost)."""
@@ -71,6 +72,15 @@ class ReconcilingCharm(ops.CharmBase):
     def watch(self) -> observability.Watch | None:
         """What this unit offers to monitoring (None: nothing)."""
         return None
+
+    def _on_remove(self, _event: ops.RemoveEvent) -> None:
+        watch = self.watch()
+        if watch is None:
+            return
+        try:
+            observability.forget(self.host, watch)
+        except CommandError as exc:  # the unit goes anyway: say what was left behind
+            failure_message(exc)
 
     def _observe(self, status: ops.StatusBase) -> ops.StatusBase:
         """Apply :meth:`watch`; ``status``, or what blocks it when it would be active."""

@@ -15,6 +15,9 @@ machine and the two relations say exactly that:
   wanted removed, nagios-nrpe-server restarted when its files changed, and the relation
   told the check names (:mod:`.nrpe`). Without the relation our check files go.
 
+When the unit is removed, :func:`forget` stops the daemon and deletes what was written
+for it and for nrpe (a removed unit must not keep a password or a check behind).
+
 The checks of stopped services say OK while the unit is paused: the charm's pause
 leaves a flag file (:func:`paused_flag`) that the service checks read.
 
@@ -168,6 +171,14 @@ def apply(charm: ops.CharmBase, host: Host, watch: Watch, *, paused: bool) -> li
     cos_agent.publish(charm, COS_AGENT, watch.offer)
     problems += _apply_nrpe(charm, host, watch, paused)
     return problems
+
+
+def forget(host: Host, watch: Watch) -> None:
+    """The unit is being removed: its daemon stopped, the daemon's and our check files gone."""
+    _remove_daemon(host, watch.daemon)
+    for path in nrpe.owned_paths(host, watch.managed_by):
+        host.remove_file(path)
+    host.remove_file(paused_flag(watch.managed_by))
 
 
 def _apply_daemon(host: Host, daemon: Daemon, run: bool) -> list[str]:

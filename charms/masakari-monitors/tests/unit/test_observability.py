@@ -197,3 +197,16 @@ def test_the_daemon_config_holds_no_credential(ctx, ready):
     document = json.loads(ready.read_text(health.CONFIG))
     assert "monitor-secret-pw" not in json.dumps(document)
     assert charm.HEALTH_SERVICE == "masakari-monitors-health"
+
+
+def test_removing_the_unit_stops_the_daemon_and_deletes_its_files_and_checks(ctx, nagios):
+    relation = nrpe_relation()
+    out = ctx.run(ctx.on.config_changed(), state(extra=[relation]))
+    assert nrpe_files(nagios) and nagios.exists(UNIT_FILE)
+    ctx.run(ctx.on.remove(), out)
+    assert "masakari-monitors-health" not in nagios.running
+    assert not nagios.exists(UNIT_FILE) and not nagios.exists(health.CONFIG)
+    assert nrpe_files(nagios) == {}
+    assert not list(nagios.path(nrpe.EXPORT_DIR).glob("*"))
+    # The plugins stay: pacemaker-remote on the same machine runs them too.
+    assert nagios.exists(f"{nrpe.PLUGIN_DIR}/check_systemd_units.py")

@@ -179,3 +179,13 @@ def test_nagios_servicegroups_reach_every_definition(ctx, nagios):
     for path in nagios.path(nrpe.EXPORT_DIR).glob("service__masakari-lxd-3_*.cfg"):
         ((_, service),) = nagios_objects(path.read_text())
         assert service["servicegroups"] == "openstack,masakari"
+
+
+def test_removing_the_leader_deletes_the_exporters_password_and_the_checks(ctx, nagios):
+    relation = nrpe_relation()
+    out = ctx.run(ctx.on.config_changed(), full_state(extra=[relation]))
+    assert nagios.exists(masakari_exporter.CONFIG)
+    ctx.run(ctx.on.remove(), out)
+    assert "masakari-exporter" not in nagios.running
+    assert not nagios.exists(masakari_exporter.CONFIG) and not nagios.exists(UNIT_FILE)
+    assert nrpe_files(nagios) == {}

@@ -153,3 +153,13 @@ def test_the_daemon_config_is_root_only_json(ctx, installed):
     ctx.run(ctx.on.config_changed(), state())
     assert json.loads(installed.read_text(health.CONFIG))["node_name"] == FQDN
     assert installed.owner_of(health.CONFIG) == ("root", "root", 0o600)
+
+
+def test_removing_the_unit_stops_the_daemon_and_deletes_its_files_and_checks(ctx, nagios):
+    relation = nrpe_relation()
+    out = ctx.run(ctx.on.config_changed(), with_relations(state(), relation))
+    assert nagios.exists(UNIT_FILE)
+    ctx.run(ctx.on.remove(), out)
+    assert "pacemaker-remote-health" not in nagios.running
+    assert not nagios.exists(UNIT_FILE) and not nagios.exists(health.CONFIG)
+    assert nrpe_files(nagios) == {}

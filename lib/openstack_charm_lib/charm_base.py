@@ -78,7 +78,7 @@ class ReconcilingCharm(ops.CharmBase):
         if watch is None:
             return
         try:
-            observability.forget(self.host, watch)
+            observability.forget(self, self.host, watch)
         except CommandError as exc:  # the unit goes anyway: say what was left behind
             failure_message(exc)
 

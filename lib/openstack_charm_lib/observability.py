@@ -114,13 +114,10 @@ class Daemon:
 class Watch:
     """What one unit offers to be watched, this pass."""
 
-    managed_by: str  # the charm's name: it marks the check files and names the pause flag
     daemon: Daemon
     run_daemon: bool
     offer: cos_agent.Observability
     checks: tuple[nrpe.Check, ...]
-    nagios_context: str
-    nagios_servicegroups: str
     primary: bool  # the nrpe charm names the Nagios host after the primary (principal) unit
     plugins: tuple[str, ...] = nrpe.PLUGINS
 
@@ -173,12 +170,12 @@ def apply(charm: ops.CharmBase, host: Host, watch: Watch, *, paused: bool) -> li
     return problems
 
 
-def forget(host: Host, watch: Watch) -> None:
+def forget(charm: ops.CharmBase, host: Host, watch: Watch) -> None:
     """The unit is being removed: its daemon stopped, the daemon's and our check files gone."""
     _remove_daemon(host, watch.daemon)
-    for path in nrpe.owned_paths(host, watch.managed_by):
+    for path in nrpe.owned_paths(host, charm.meta.name):
         host.remove_file(path)
-    host.remove_file(paused_flag(watch.managed_by))
+    host.remove_file(paused_flag(charm.meta.name))
 
 
 def _apply_daemon(host: Host, daemon: Daemon, run: bool) -> list[str]:
@@ -213,10 +210,8 @@ def _sent_hostname(relation: ops.Relation) -> str | None:
     return None
 
 
-def _nrpe_problems(watch: Watch, sent: str | None) -> list[str]:
-    options = nrpe.validate(
-        nagios_context=watch.nagios_context, servicegroups=watch.nagios_servicegroups
-    )
+def _nrpe_problems(context: str, groups: str, sent: str | None) -> list[str]:
+    options = nrpe.validate(nagios_context=context, servicegroups=groups)
     problems = [f"Invalid config: {'; '.join(options)}"] if options else []
     if sent is not None:
         problems += nrpe.validate(nagios_context="juju", nagios_hostname=sent)
@@ -225,29 +220,31 @@ def _nrpe_problems(watch: Watch, sent: str | None) -> list[str]:
 
 def _apply_nrpe(charm: ops.CharmBase, host: Host, watch: Watch, paused: bool) -> list[str]:
     relation = charm.model.get_relation(NRPE)
+    managed_by = charm.meta.name  # marks the check files and names the pause flag
     wanted: Sequence[ManagedFile] = []
     if relation is not None and host.exists(nrpe.NRPE_DIR):
+        context, groups = nagios_options(charm.config)
         sent = _sent_hostname(relation)
-        problems = _nrpe_problems(watch, sent)
+        problems = _nrpe_problems(context, groups, sent)
         if problems:  # the files stay as they are until the value is fixed
             return problems
         hostname = nrpe.nagios_hostname(
-            {"nagios_hostname": sent} if sent else None, watch.nagios_context, charm.unit.name
+            {"nagios_hostname": sent} if sent else None, context, charm.unit.name
         )
         wanted = nrpe.check_files(
             watch.checks,
-            nagios_context=watch.nagios_context,
-            servicegroups=watch.nagios_servicegroups,
+            nagios_context=context,
+            servicegroups=groups,
             nagios_hostname=hostname,
-            managed_by=watch.managed_by,
+            managed_by=managed_by,
         ) + nrpe.plugin_files(watch.plugins)
-    flag = paused_flag(watch.managed_by)
+    flag = paused_flag(managed_by)
     if paused and relation is not None:
         host.write_file(flag, "paused by the charm's pause action\n")
     else:
         host.remove_file(flag)
     applied = apply_files(host, wanted)
-    stale = nrpe.stale_paths(nrpe.owned_paths(host, watch.managed_by), wanted)
+    stale = nrpe.stale_paths(nrpe.owned_paths(host, managed_by), wanted)
     for path in stale:
         host.remove_file(path)
     if relation is not None:

@@ -160,7 +160,6 @@ class MasakariMonitorsCharm(ReconcilingCharm):
             "Progress of the masakari monitors' loops, as Prometheus metrics",
             health.config_text(health.monitor_windows(monitors, sections)),
         )
-        context, groups = observability.nagios_options(self.config)
         checks = [observability.service_check(self.meta.name, m) for m in monitors]
         if not self.paused:  # a paused monitor makes no progress, on purpose
             checks += [
@@ -174,7 +173,6 @@ class MasakariMonitorsCharm(ReconcilingCharm):
                 for monitor in monitors
             ]
         return observability.Watch(
-            managed_by=self.meta.name,
             daemon=daemon,
             run_daemon=True,
             offer=cos_agent.Observability(
@@ -184,8 +182,6 @@ class MasakariMonitorsCharm(ReconcilingCharm):
                 log_rules_dir=COS_DIR / "loki_alert_rules",
             ),
             checks=tuple(checks),
-            nagios_context=context,
-            nagios_servicegroups=groups,
             primary=False,
         )
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import masakari_exporter
 import masakari_workload as wl
 import ops
-from masakari_api import Credentials
+from masakari_api import ApiError, Credentials
 from masakari_config import ConfigError, MasakariConfig, load_config
 from openstack_charm_lib import (
     actions,
@@ -616,9 +616,7 @@ class MasakariCharm(ReconcilingCharm):
         jobs = [cos_agent.ScrapeJob("haproxy", wl.HAPROXY_PROMETHEUS_PORT)]
         if collects:
             jobs.append(cos_agent.ScrapeJob("masakari_state", masakari_exporter.DEFAULT_PORT))
-        context, groups = observability.nagios_options(self.config)
         return observability.Watch(
-            managed_by=self.meta.name,
             daemon=daemon,
             run_daemon=collects,
             offer=cos_agent.Observability(
@@ -629,8 +627,6 @@ class MasakariCharm(ReconcilingCharm):
                 dashboards_dir=COS_DIR / "grafana_dashboards",
             ),
             checks=self._checks(collects),
-            nagios_context=context,
-            nagios_servicegroups=groups,
             primary=True,
         )
 
@@ -691,8 +687,7 @@ class MasakariCharm(ReconcilingCharm):
 
     def _masakari_api(self, cfg: MasakariConfig, keystone: relations.Keystone) -> MasakariApi:
         """A client of the Masakari API as the charm's keystone service user."""
-        # Imported where used (as in _register_hosts and the segment actions): most
-        # hooks, and every unit but the leader, never talk to the API.
+        # Looked up at each call, not bound at import: tests swap in a recording client.
         from masakari_api import MasakariApi
 
         return MasakariApi(self._credentials(cfg, keystone), page_size=cfg.api_page_size)
@@ -739,7 +734,6 @@ class MasakariCharm(ReconcilingCharm):
     ) -> list[str]:
         """One pass against the API; returns what needs the operator."""
         import registration
-        from masakari_api import ApiError
 
         peers = self.model.get_relation("cluster")
         assert peers is not None
@@ -767,7 +761,6 @@ class MasakariCharm(ReconcilingCharm):
 
     def _on_segment_action(self, event: ops.ActionEvent) -> None:
         import segment_actions
-        from masakari_api import ApiError
 
         cfg = self._action_config(event)
         if cfg is None:

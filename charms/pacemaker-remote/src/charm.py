@@ -175,9 +175,7 @@ class PacemakerRemoteCharm(ReconcilingCharm):
                     *("--name-label", "node", "--below", "--critical", "0"),
                 )
             )
-        context, groups = observability.nagios_options(self.config)
         return observability.Watch(
-            managed_by=self.meta.name,
             daemon=daemon,
             run_daemon=related and node is not None,
             offer=cos_agent.Observability(
@@ -186,8 +184,6 @@ class PacemakerRemoteCharm(ReconcilingCharm):
                 metrics_rules_dir=COS_DIR / "prometheus_alert_rules",
             ),
             checks=tuple(checks),
-            nagios_context=context,
-            nagios_servicegroups=groups,
             primary=False,
         )
 

@@ -1,4 +1,4 @@
-"""How the charms are built: bases, plugin, locked dependencies and the staged library."""
+"""How the charms are built and declared: bases, plugin, locks, library, action schemas."""
 
 from __future__ import annotations
 
@@ -70,6 +70,14 @@ def stage_lib_runtime_dependencies() -> tuple[str, ...]:
     match = re.search(r"^RUNTIME_DEPENDENCIES = (\(.*\))$", text, re.MULTILINE)
     assert match
     return ast.literal_eval(match[1])
+
+
+@pytest.mark.parametrize("name", CHARMS)
+def test_every_action_refuses_parameters_it_does_not_declare(name):
+    """Juju rejects a mistyped parameter up front instead of the action ignoring it."""
+    actions = charmcraft(name)["actions"]
+    lax = [a for a, s in actions.items() if (s or {}).get("additionalProperties") is not False]
+    assert not lax
 
 
 def test_the_masakari_charm_defaults_to_the_series_own_release():

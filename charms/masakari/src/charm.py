@@ -65,7 +65,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-REQUIRED_RELATIONS = ("shared-db", "amqp", "identity-service")
+# Actions on the unit itself; the charm's other actions act on masakari's segments.
+CHARM_ACTIONS = ("pause", "resume", "restart-services", "openstack-upgrade", "package-upgrade")
 BINDINGS = ("cluster", *ENDPOINT_TYPES, "shared-db")
 DB_SYNC_KEY = "db-synced-release"
 REGISTERED_KEY = "registered-hosts"  # peer app data: what automatic registration manages
@@ -113,8 +114,7 @@ class MasakariCharm(ReconcilingCharm):
         on = self.on
         events = [on.install, on.upgrade_charm, on.config_changed, on.start]
         events += [on.update_status, on.leader_elected]
-        watchers = (observability.COS_AGENT, observability.NRPE)
-        for endpoint in (*REQUIRED_RELATIONS, "certificates", "ha", "cluster", "hosts", *watchers):
+        for endpoint in self.meta.relations:
             rel = on[endpoint]
             events += [
                 rel.relation_joined,
@@ -125,20 +125,12 @@ class MasakariCharm(ReconcilingCharm):
         self.observe_reconcile(events)
         framework.observe(on.openstack_upgrade_action, self._on_openstack_upgrade)
         framework.observe(on.package_upgrade_action, self._on_package_upgrade)
-        for action in (
-            on.list_segments_action,
-            on.create_segment_action,
-            on.add_host_action,
-            on.remove_host_action,
-            on.set_host_maintenance_action,
-            on.list_notifications_action,
-            on.reserve_host_action,
-            on.enable_segment_action,
-            on.disable_segment_action,
-            on.show_notification_action,
-            on.list_vmoves_action,
-        ):
-            framework.observe(action, self._on_segment_action)
+        # Every other action is one on segments, hosts or notifications: its module (not
+        # imported by hooks) holds their table and refuses a name it lacks.
+        for action in self.meta.actions:
+            if action not in CHARM_ACTIONS:
+                event = getattr(on, action.replace("-", "_") + "_action")
+                framework.observe(event, self._on_segment_action)
 
     def pausable_services(self) -> tuple[str, ...]:
         """haproxy, apache2, masakari-engine and memcached."""
@@ -333,7 +325,7 @@ class MasakariCharm(ReconcilingCharm):
             relations.request_database(
                 rel, unit, wl.SERVICE, (db_addr.ingress if db_addr else "") or ""
             )
-        for rel in self.model.relations["amqp"]:
+        if rel := self.model.get_relation("amqp"):
             relations.request_messaging(rel, unit, wl.SERVICE, wl.SERVICE)
         if rel := self.model.get_relation("identity-service"):
             protocol = "https" if tls_ready else "http"
@@ -392,15 +384,18 @@ class MasakariCharm(ReconcilingCharm):
     def _read_relations(
         self, outcome: Outcome
     ) -> tuple[relations.Database, relations.Messaging, relations.Keystone] | None:
-        missing = [name for name in REQUIRED_RELATIONS if not self.model.relations[name]]
+        # Sorted: packing and ops.testing both rewrite the metadata with sorted keys.
+        required = sorted(name for name, meta in self.meta.requires.items() if not meta.optional)
+        missing = [name for name in required if not self.model.relations[name]]
         if missing:
             outcome.blocked.append(f"Missing relations: {join_names(missing)}")
             return None
         db_rel = self.model.get_relation("shared-db")
+        mq_rel = self.model.get_relation("amqp")
         ks_rel = self.model.get_relation("identity-service")
-        assert db_rel is not None and ks_rel is not None
+        assert db_rel is not None and mq_rel is not None and ks_rel is not None
         db = relations.read_database(db_rel, self.unit.name)
-        mq = relations.read_messaging(self.model.relations["amqp"][0])
+        mq = relations.read_messaging(mq_rel)
         ks = relations.read_keystone(ks_rel)
         not_ready = [s.reason for s in (db, mq, ks) if isinstance(s, relations.NotReady)]
         if not_ready:
@@ -771,38 +766,16 @@ class MasakariCharm(ReconcilingCharm):
             event.fail("Needs the identity-service relation with keystone's credentials")
             return
         api = self._masakari_api(cfg, keystone.info)
-        params = event.params
-        name = event.handle.kind.removesuffix("_action")
+        deployment = segment_actions.Deployment(
+            managed=self._managed(),
+            related_hosts=self._desired_hosts().hosts,
+            auto_register=cfg.auto_register_hosts,
+            recovery_method=cfg.recovery_method,
+            service_type=cfg.service_type,
+        )
         try:
-            if name == "list_segments":
-                results = segment_actions.list_segments(api, self._managed())
-            elif name == "create_segment":
-                results = segment_actions.create_segment(
-                    api, params, cfg.recovery_method, cfg.service_type
-                )
-            elif name == "add_host":
-                results = segment_actions.add_host(api, params, cfg.service_type)
-            elif name == "remove_host":
-                results = segment_actions.remove_host(
-                    api,
-                    params,
-                    self._desired_hosts().hosts,
-                    self._managed(),
-                    cfg.auto_register_hosts,
-                )
-            elif name == "set_host_maintenance":
-                results = segment_actions.set_host_maintenance(api, params)
-            elif name == "reserve_host":
-                results = segment_actions.reserve_host(api, params)
-            elif name == "show_notification":
-                results = segment_actions.show_notification(api, params)
-            elif name == "list_vmoves":
-                results = segment_actions.list_vmoves(api, params)
-            elif name in ("enable_segment", "disable_segment"):
-                enabled = name == "enable_segment"
-                results = segment_actions.set_segment_enabled(api, params, enabled)
-            else:
-                results = segment_actions.list_notifications(api, params)
+            name = event.handle.kind.removesuffix("_action").replace("_", "-")
+            results = segment_actions.run(name, api, event.params, deployment)
         except (ApiError, actions.ActionRefusedError) as exc:
             event.fail(str(exc))
             return

@@ -1,17 +1,19 @@
 """The day-2 actions on masakari's segments, hosts and notifications.
 
 Each function takes the API client and the action's parameters and returns the action
-results as readable text, or raises :class:`ActionRefusedError` with the reason. Every
-parameter is checked here for its type and form (Juju's schema check is not the only
-caller), so a bad one is a refusal naming it, never an exception. Nothing here prints a
-credential: results hold names, states and UUIDs only.
+results as readable text, or raises :class:`ActionRefusedError` with the reason;
+:data:`HANDLERS` maps each action's name to its function. Every parameter is checked
+here for its type and form (Juju's schema check is not the only caller), so a bad one
+is a refusal naming it, never an exception. Nothing here prints a credential: results
+hold names, states and UUIDs only.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 from masakari_api import ApiError, MasakariApi, UnsupportedError
 from nova_api import DISABLED_REASON, NovaApi
@@ -473,3 +475,43 @@ def reserve_host(api: MasakariApi, params: Mapping[str, object]) -> dict[str, st
         else ""
     )
     return {"host": f"{hostname} is a reserved host of {segment['name']}: {state}{maintenance}"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Deployment:
+    """What the charm knows besides the API that some actions need."""
+
+    managed: Managed  # what automatic registration manages
+    related_hosts: Mapping[str, Hypervisor]  # hypervisors the hosts relation asks for
+    auto_register: bool
+    recovery_method: str  # the defaults of create-segment and add-host
+    service_type: str
+
+
+Handler = Callable[[MasakariApi, Mapping[str, object], Deployment], dict[str, str]]
+
+HANDLERS: dict[str, Handler] = {
+    "list-segments": lambda api, _, d: list_segments(api, d.managed),
+    "create-segment": lambda api, p, d: create_segment(api, p, d.recovery_method, d.service_type),
+    "add-host": lambda api, p, d: add_host(api, p, d.service_type),
+    "remove-host": lambda api, p, d: remove_host(
+        api, p, d.related_hosts, d.managed, d.auto_register
+    ),
+    "set-host-maintenance": lambda api, p, _: set_host_maintenance(api, p),
+    "list-notifications": lambda api, p, _: list_notifications(api, p),
+    "reserve-host": lambda api, p, _: reserve_host(api, p),
+    "enable-segment": lambda api, p, _: set_segment_enabled(api, p, True),
+    "disable-segment": lambda api, p, _: set_segment_enabled(api, p, False),
+    "show-notification": lambda api, p, _: show_notification(api, p),
+    "list-vmoves": lambda api, p, _: list_vmoves(api, p),
+}
+
+
+def run(
+    action: str, api: MasakariApi, params: Mapping[str, object], deployment: Deployment
+) -> dict[str, str]:
+    """Run the action named ``action``; a name without a handler is refused, never guessed."""
+    handler = HANDLERS.get(action)
+    if handler is None:
+        raise ActionRefusedError(f"{action} is not an action on segments, hosts or notifications")
+    return handler(api, params, deployment)

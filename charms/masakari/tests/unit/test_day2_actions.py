@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from ops import testing
 from test_registration_charm import run_action, state
@@ -215,3 +217,34 @@ def masakari_api_client(fake):
         "RegionOne", "public",
     )  # fmt: skip
     return masakari_api.MasakariApi(creds, 1000)  # the fixture's client on the fake
+
+
+def test_every_other_action_of_the_charm_has_its_own_handler():
+    import charm
+    import segment_actions
+    import yaml
+
+    meta = yaml.safe_load((Path(charm.__file__).parent.parent / "charmcraft.yaml").read_text())
+    others = set(meta["actions"]) - set(charm.CHARM_ACTIONS)
+    assert others == set(segment_actions.HANDLERS)
+
+
+def test_an_action_without_a_handler_fails_instead_of_listing_notifications(installed, fake):
+    """A name the table lacks is refused: it once fell through to list-notifications."""
+    import charm
+    import yaml
+
+    meta = yaml.safe_load((Path(charm.__file__).parent.parent / "charmcraft.yaml").read_text())
+    meta["actions"]["drain-segment"] = {"description": "not written yet"}
+    ctx = testing.Context(
+        charm.MasakariCharm,
+        meta={k: v for k, v in meta.items() if k not in ("actions", "config")},
+        actions=meta["actions"],
+        config=meta["config"],
+    )
+    with pytest.raises(testing.ActionFailed) as failed:
+        run_action(ctx, "drain-segment")
+    assert failed.value.message == (
+        "drain-segment is not an action on segments, hosts or notifications"
+    )
+    assert not [path for _, path in fake.calls if "notifications" in path]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import configparser
+from pathlib import Path
 
 import masakari_workload as wl
 import ops
 import pytest
+import yaml
 from conftest import (
     DB_DATA,
     KEYSTONE_DATA,
@@ -37,9 +39,22 @@ def test_install_adds_origin_installs_packages_and_keeps_engine_stopped(ctx, hos
     assert set(wl.PACKAGES) <= set(install)
     assert "masakari-engine" not in host.running
     assert out.unit_status == ops.BlockedStatus(
-        "Missing relations: shared-db, amqp and identity-service"
+        "Missing relations: amqp, identity-service and shared-db"
     )
     assert testing.TCPPort(wl.API_PORT) in out.opened_ports
+
+
+def test_the_relations_named_missing_are_those_charmcraft_yaml_says_it_needs(ctx, host):
+    """optional: false in the metadata, and nothing else, makes a relation required."""
+    meta = yaml.safe_load((Path(wl.__file__).parent.parent / "charmcraft.yaml").read_text())
+    needed = [name for name, e in meta["requires"].items() if e.get("optional") is False]
+    assert needed == ["shared-db", "amqp", "identity-service"]
+    state = testing.State(networks=networks(), relations=[amqp_relation()])
+    out = ctx.run(ctx.on.install(), state)
+    # certificates, ha and hosts are absent too: optional, so not named
+    assert out.unit_status == ops.BlockedStatus(
+        "Missing relations: identity-service and shared-db"
+    )
 
 
 def test_install_on_noble_caracal_uses_the_distro_archive(ctx, host):
@@ -56,7 +71,7 @@ def test_the_default_origin_installs_the_series_own_release(ctx, host, series):
     assert not host.ran("add-apt-repository")
     assert set(wl.PACKAGES) <= set(host.ran("apt-get", "install")[0])
     assert out.unit_status == ops.BlockedStatus(
-        "Missing relations: shared-db, amqp and identity-service"
+        "Missing relations: amqp, identity-service and shared-db"
     )
 
 

@@ -56,19 +56,13 @@ KEYS = [
     "notification",
 ]
 PARAMS = st.dictionaries(st.sampled_from(KEYS), VALUE, max_size=6)
-ACTIONS = {
-    "list-segments": lambda api, p: segment_actions.list_segments(api, Managed()),
-    "create-segment": lambda api, p: segment_actions.create_segment(api, p, "auto", "COMPUTE"),
-    "add-host": lambda api, p: segment_actions.add_host(api, p, "COMPUTE"),
-    "remove-host": lambda api, p: segment_actions.remove_host(api, p, RACK, Managed(), True),
-    "set-host-maintenance": segment_actions.set_host_maintenance,
-    "list-notifications": segment_actions.list_notifications,
-    "reserve-host": segment_actions.reserve_host,
-    "enable-segment": lambda api, p: segment_actions.set_segment_enabled(api, p, True),
-    "disable-segment": lambda api, p: segment_actions.set_segment_enabled(api, p, False),
-    "show-notification": segment_actions.show_notification,
-    "list-vmoves": segment_actions.list_vmoves,
-}
+DEPLOYMENT = segment_actions.Deployment(
+    managed=Managed(),
+    related_hosts=RACK,
+    auto_register=True,
+    recovery_method="auto",
+    service_type="COMPUTE",
+)
 
 
 def deployment() -> FakeMasakari:
@@ -91,10 +85,10 @@ def outcome(run) -> str:
 
 
 @CASES
-@given(action=st.sampled_from(sorted(ACTIONS)), params=PARAMS)
+@given(action=st.sampled_from(sorted(segment_actions.HANDLERS)), params=PARAMS)
 def test_any_action_parameters_succeed_or_fail_cleanly(action, params):
     fake = deployment()
-    text = outcome(lambda: ACTIONS[action](client(fake), params))
+    text = outcome(lambda: segment_actions.run(action, client(fake), params, DEPLOYMENT))
     assert SECRET not in text
     assert "\n" not in text.removeprefix("failed: ") or not text.startswith("failed")
 
@@ -185,7 +179,7 @@ def test_malformed_answers_never_crash_the_registration_pass(target, rng):
 
 @CASES
 @given(
-    action=st.sampled_from(sorted(ACTIONS)),
+    action=st.sampled_from(sorted(segment_actions.HANDLERS)),
     target=CALLS,
     rng=st.randoms(use_true_random=False),
     hostname=st.sampled_from(["compute-1", "spare-1"]),
@@ -201,7 +195,7 @@ def test_malformed_answers_fail_actions_cleanly(action, target, rng, hostname):
         "segment": "rack-a",
         "state": "on",
     }
-    assert SECRET not in outcome(lambda: ACTIONS[action](api, params))
+    assert SECRET not in outcome(lambda: segment_actions.run(action, api, params, DEPLOYMENT))
 
 
 @pytest.mark.parametrize(

@@ -148,6 +148,45 @@ def _read_charmcraft(directory: Path) -> tuple[CharmSpec, dict[str, str]]:
     return spec, built
 
 
+def _republished_charm(
+    name: str, entry: dict[str, Any], local: dict[str, LocalCharm]
+) -> CharmSpec:
+    """A store entry that is one of our charms, published: its spec is our charmcraft.yaml."""
+    source = entry["built-from"]
+    ours = local.get(Path(source).name)
+    if ours is None or Path(source).parent != Path("charms"):
+        raise ValueError(f"external-charms.yaml: {name}: {source} is not one of our charms")
+    if set(entry) & RECORDED_KEYS:
+        raise ValueError(
+            f"external-charms.yaml: {name}: built from {source}, so its endpoints and"
+            " options come from its charmcraft.yaml and must not be recorded here"
+        )
+    return dataclasses.replace(
+        ours.spec,
+        name=name,
+        origin=f"store charm {name!r} (built from {source})",
+        channels=tuple(entry.get("channels") or ()),
+    )
+
+
+def _recorded_charm(name: str, entry: dict[str, Any]) -> CharmSpec:
+    """A store charm as external-charms.yaml records its endpoints and options."""
+    endpoints = {}
+    for role in ("requires", "provides", "peers"):
+        for endpoint, text in (entry.get(role) or {}).items():
+            interface, *scope = text.split()
+            endpoints[endpoint] = Endpoint(role, interface, scope == ["container"])
+    summary = f" ({entry['summary']})" if entry.get("summary") else ""
+    return CharmSpec(
+        name,
+        bool(entry.get("subordinate")),
+        endpoints,
+        dict(entry.get("options") or {}),
+        origin=f"store charm {name!r}{summary}",
+        channels=tuple(entry.get("channels") or ()),
+    )
+
+
 def load_catalog(root: Path = ROOT) -> Catalog:
     """Our charms (charmcraft.yaml) and the recorded store ones (external-charms.yaml)."""
     local = {}
@@ -162,42 +201,12 @@ def load_catalog(root: Path = ROOT) -> Catalog:
         unknown = set(entry) - STORE_KEYS - RECORDED_KEYS
         if unknown:
             raise ValueError(f"external-charms.yaml: {name}: unknown keys {sorted(unknown)}")
-        channels = tuple(entry.get("channels") or ())
-        summary = f" ({entry['summary']})" if entry.get("summary") else ""
-        source = entry.get("built-from")
-        if source is not None:
-            ours = local.get(Path(source).name)
-            if ours is None or Path(source).parent != Path("charms"):
-                raise ValueError(
-                    f"external-charms.yaml: {name}: {source} is not one of our charms"
-                )
-            if set(entry) & RECORDED_KEYS:
-                raise ValueError(
-                    f"external-charms.yaml: {name}: built from {source}, so its endpoints and"
-                    " options come from its charmcraft.yaml and must not be recorded here"
-                )
-            store[name] = dataclasses.replace(
-                ours.spec,
-                name=name,
-                origin=f"store charm {name!r} (built from {source})",
-                channels=channels,
-            )
-            published.setdefault(ours.spec.name, name)
-            republished.add(name)
+        if entry.get("built-from") is None:
+            store[name] = _recorded_charm(name, entry)
             continue
-        endpoints = {}
-        for role in ("requires", "provides", "peers"):
-            for endpoint, text in (entry.get(role) or {}).items():
-                interface, *scope = text.split()
-                endpoints[endpoint] = Endpoint(role, interface, scope == ["container"])
-        store[name] = CharmSpec(
-            name,
-            bool(entry.get("subordinate")),
-            endpoints,
-            dict(entry.get("options") or {}),
-            origin=f"store charm {name!r}{summary}",
-            channels=channels,
-        )
+        store[name] = _republished_charm(name, entry, local)
+        published.setdefault(local[Path(entry["built-from"]).name].spec.name, name)
+        republished.add(name)
     ours_by_name = {c.spec.name for c in local.values()}
     for name, spec in store.items():
         if name in ours_by_name and name not in republished:
@@ -253,24 +262,29 @@ def _shown(path: Path, root: Path) -> str:
     return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
 
+def _merge_applications(merged: dict[str, Any], applications: dict[str, Any]) -> None:
+    """An overlay's applications onto ``merged``: fields replaced, options merged."""
+    for app, spec in applications.items():
+        if not isinstance(spec, dict):
+            merged[app] = spec  # reported by validate()
+            continue
+        target = merged.setdefault(app, {})
+        if not isinstance(target, dict):
+            continue
+        for field, field_value in spec.items():
+            if field == "options" and isinstance(field_value, dict):
+                target.setdefault("options", {}).update(field_value)
+            else:
+                target[field] = field_value
+
+
 def merge(documents: list[dict[str, Any]]) -> dict[str, Any]:
     """A bundle with overlays applied in order (applications merged, relations appended)."""
     merged: dict[str, Any] = {"applications": {}, "machines": {}, "relations": []}
     for doc in documents:
         for key, value in doc.items():
             if key == "applications":
-                for app, spec in (value or {}).items():
-                    if not isinstance(spec, dict):
-                        merged["applications"][app] = spec  # reported by validate()
-                        continue
-                    target = merged["applications"].setdefault(app, {})
-                    if not isinstance(target, dict):
-                        continue
-                    for field, field_value in spec.items():
-                        if field == "options" and isinstance(field_value, dict):
-                            target.setdefault("options", {}).update(field_value)
-                        else:
-                            target[field] = field_value
+                _merge_applications(merged["applications"], value or {})
             elif key == "machines":
                 merged["machines"].update(value or {})
             elif key == "relations":
@@ -288,6 +302,43 @@ OPTION_TYPES = {
 }
 
 
+def _document_shape(index: int, doc: Any) -> list[str]:
+    """Why document ``index`` cannot be read as a bundle at all ([] when it can)."""
+    if not isinstance(doc, dict):
+        return [f"document {index + 1} is not a mapping"]
+    shapes = {"applications": dict, "machines": dict, "relations": list}
+    wrong = [
+        k for k, kind in shapes.items() if doc.get(k) is not None and not isinstance(doc[k], kind)
+    ]
+    return [f"document {index + 1}: {k} must be a {shapes[k].__name__}" for k in wrong]
+
+
+def _charm_directories(documents: list[dict[str, Any]], directories: list[Path]) -> dict:
+    """Each application's directory for its charm path: the file's that sets the charm.
+
+    Juju resolves a relative charm path against that file, so an overlay's path stays
+    relative to the overlay after merging.
+    """
+    where: dict[str, Path] = {}
+    for directory, doc in zip(directories, documents, strict=True):
+        for app, spec in (doc.get("applications") or {}).items():
+            if isinstance(spec, dict) and "charm" in spec:
+                where[app] = directory
+    return where
+
+
+def _machine_problems(machines: dict[Any, Any]) -> list[str]:
+    problems = []
+    for machine, spec in machines.items():
+        if spec is not None and not isinstance(spec, dict):
+            problems.append(f"machine {machine}: spec is not a mapping")
+            continue
+        extra = set(spec or {}) - MACHINE_KEYS
+        if extra:
+            problems.append(f"machine {machine}: unknown keys {', '.join(sorted(extra))}")
+    return problems
+
+
 def validate(
     documents: list[dict[str, Any]], catalog: Catalog, directories: list[Path] | None = None
 ) -> list[str]:
@@ -298,41 +349,22 @@ def validate(
     """
     problems: list[str] = []
     for index, doc in enumerate(documents):
-        if not isinstance(doc, dict):
-            return [f"document {index + 1} is not a mapping"]
-        shapes = {"applications": dict, "machines": dict, "relations": list}
-        wrong = [
-            k
-            for k, kind in shapes.items()
-            if doc.get(k) is not None and not isinstance(doc[k], kind)
-        ]
-        if wrong:
-            return [f"document {index + 1}: {k} must be a {shapes[k].__name__}" for k in wrong]
+        fatal = _document_shape(index, doc)
+        if fatal:
+            return fatal
         if "series" in doc:
             problems.append("'series' is Juju 2 syntax: use 'default-base: ubuntu@24.04'")
         unknown = set(doc) - BUNDLE_KEYS - {"series"}
         if unknown:
             problems.append(f"unknown top-level keys: {', '.join(sorted(unknown))}")
     bundle = merge(documents)
-    # Juju resolves a relative charm path against the file that sets the charm, so an
-    # overlay's path stays relative to the overlay after merging.
-    where: dict[str, Path] = {}
-    for index, doc in enumerate(documents):
-        for app, spec in (doc.get("applications") or {}).items():
-            if isinstance(spec, dict) and "charm" in spec:
-                where[app] = directories[index] if directories else catalog.root
+    where = _charm_directories(documents, directories or [catalog.root] * len(documents))
     default_base = bundle.get("default-base")
     if "default-base" in bundle and not BASE.match(str(bundle["default-base"])):
         problems.append(f"default-base {bundle['default-base']!r} is not like ubuntu@24.04")
     apps: dict[str, dict[str, Any]] = bundle["applications"]
     machines = {str(m) for m in bundle["machines"]}
-    for machine, spec in bundle["machines"].items():
-        if spec is not None and not isinstance(spec, dict):
-            problems.append(f"machine {machine}: spec is not a mapping")
-            continue
-        extra = set(spec or {}) - MACHINE_KEYS
-        if extra:
-            problems.append(f"machine {machine}: unknown keys {', '.join(sorted(extra))}")
+    problems.extend(_machine_problems(bundle["machines"]))
     specs: dict[str, CharmSpec] = {}
     for app, spec in apps.items():
         problems.extend(
@@ -370,6 +402,30 @@ def _check_app(
     if isinstance(charm, str):
         return [*problems, f"{app}: {charm}"]
     specs[app] = charm
+    problems.extend(_source_problems(app, spec, value, charm, default_base))
+    for field in ("options", "bindings", "constraints"):
+        if field in spec and not isinstance(spec[field], dict if field != "constraints" else str):
+            problems.append(f"{app}: {field} has the wrong type")
+            spec = {k: v for k, v in spec.items() if k != field}
+    units = spec.get("num_units")
+    if units is not None and (not isinstance(units, int) or isinstance(units, bool) or units < 0):
+        problems.append(f"{app}: num_units {units!r} is not a whole number")
+    problems.extend(_option_problems(app, spec.get("options") or {}, charm))
+    problems.extend(
+        f"{app}: binding for unknown endpoint {endpoint!r}"
+        for endpoint in spec.get("bindings") or {}
+        if endpoint
+        and endpoint not in charm.endpoints
+        and endpoint not in ("public", "internal", "admin")
+    )
+    return problems
+
+
+def _source_problems(
+    app: str, spec: dict[str, Any], value: str, charm: CharmSpec, default_base: Any
+) -> list[str]:
+    """Where the charm comes from: how the path is written, its base and its channel."""
+    problems = []
     if is_local(value) and not value.startswith((".", "/")):
         # Juju takes only "." or "/" for a path; anything else it parses as a store name.
         problems.append(f"{app}: charm {value!r} reads as a store name to Juju: write ./{value}")
@@ -382,14 +438,12 @@ def _check_app(
         problems.append(
             f"{app}: {channel}, but {charm.origin} is released to {', '.join(charm.channels)} only"
         )
-    for field in ("options", "bindings", "constraints"):
-        if field in spec and not isinstance(spec[field], dict if field != "constraints" else str):
-            problems.append(f"{app}: {field} has the wrong type")
-            spec = {k: v for k, v in spec.items() if k != field}
-    units = spec.get("num_units")
-    if units is not None and (not isinstance(units, int) or isinstance(units, bool) or units < 0):
-        problems.append(f"{app}: num_units {units!r} is not a whole number")
-    for option, value in (spec.get("options") or {}).items():
+    return problems
+
+
+def _option_problems(app: str, options: dict[str, Any], charm: CharmSpec) -> list[str]:
+    problems = []
+    for option, value in options.items():
         kind = charm.options.get(option)
         if kind is None:
             problems.append(
@@ -400,13 +454,6 @@ def _check_app(
             or (kind != "boolean" and isinstance(value, bool))
         ):
             problems.append(f"{app}: option {option!r} must be {kind}, got {type(value).__name__}")
-    for endpoint in spec.get("bindings") or {}:
-        if (
-            endpoint
-            and endpoint not in charm.endpoints
-            and endpoint not in ("public", "internal", "admin")
-        ):
-            problems.append(f"{app}: binding for unknown endpoint {endpoint!r}")
     return problems
 
 
@@ -429,21 +476,50 @@ def _check_placement(
     if len(to) > units:
         problems.append(f"{app}: {len(to)} placement directives for {units} units")
     for directive in to:
-        match = PLACEMENT.match(str(directive))
-        if not match:
-            problems.append(f"{app}: placement {directive!r} is not understood")
-            continue
-        target = match["target"]
-        if target == "new" or target.startswith("zone="):
-            continue
-        if target.isdigit():
-            if target not in machines:
-                problems.append(
-                    f"{app}: placement {directive!r} names machine {target}, which is not defined"
-                )
-        elif target.split("/")[0] not in apps:
-            problems.append(f"{app}: placement {directive!r} names an unknown application")
+        problem = _directive_problem(directive, apps, machines)
+        if problem:
+            problems.append(f"{app}: placement {directive!r} {problem}")
     return problems
+
+
+def _directive_problem(directive: Any, apps: dict[str, Any], machines: set[str]) -> str | None:
+    match = PLACEMENT.match(str(directive))
+    if not match:
+        return "is not understood"
+    target = match["target"]
+    if target == "new" or target.startswith("zone="):
+        return None
+    if target.isdigit():
+        return None if target in machines else f"names machine {target}, which is not defined"
+    return None if target.split("/")[0] in apps else "names an unknown application"
+
+
+def _relation_ends(
+    pair: list[str], specs: dict[str, CharmSpec], apps: dict[str, Any], problems: list[str]
+) -> list[Endpoint]:
+    """The endpoints ``pair`` names that exist; a problem appended for each that does not."""
+    ends = []
+    for side in pair:
+        app, sep, endpoint = side.partition(":")
+        if not sep or not endpoint:
+            problems.append(f"relation {pair}: name the endpoint of {side!r} (app:endpoint)")
+            break
+        if app not in apps:
+            problems.append(f"relation {pair}: application {app!r} is not in the bundle")
+            break
+        charm = specs.get(app)
+        if charm is None:
+            break
+        if endpoint not in charm.endpoints:
+            # Both sides: a bundle naming store charms that share our names usually
+            # misses endpoints on each (masakari-monitors:registration, masakari:hosts).
+            problems.append(
+                f"relation {pair}: {app}: endpoint {endpoint!r} does not exist in"
+                f" {charm.origin}{charm.hint}"
+            )
+            continue
+        ends.append(charm.endpoints[endpoint])
+    return ends
 
 
 def _check_relations(
@@ -456,27 +532,7 @@ def _check_relations(
         ):
             problems.append(f"relation {pair!r} is not a pair of 'app:endpoint'")
             continue
-        ends = []
-        for side in pair:
-            app, sep, endpoint = side.partition(":")
-            if not sep or not endpoint:
-                problems.append(f"relation {pair}: name the endpoint of {side!r} (app:endpoint)")
-                break
-            if app not in apps:
-                problems.append(f"relation {pair}: application {app!r} is not in the bundle")
-                break
-            charm = specs.get(app)
-            if charm is None:
-                break
-            if endpoint not in charm.endpoints:
-                # Both sides: a bundle naming store charms that share our names usually
-                # misses endpoints on each (masakari-monitors:registration, masakari:hosts).
-                problems.append(
-                    f"relation {pair}: {app}: endpoint {endpoint!r} does not exist in"
-                    f" {charm.origin}{charm.hint}"
-                )
-                continue
-            ends.append(charm.endpoints[endpoint])
+        ends = _relation_ends(pair, specs, apps, problems)
         if len(ends) != 2:
             continue
         a, b = ends

@@ -100,6 +100,36 @@ def _rules_of(where: str, text: str) -> dict[str, str]:
     return data
 
 
+def _holds_rules(name: str) -> bool:
+    """Whether the archive member ``name`` is a YAML file of rules (refused if unsafe)."""
+    if not _safe_member(name):
+        raise OverrideError(shown(name), "unsafe file name (absolute or with ..)")
+    if name.startswith(_IGNORED_PREFIXES):
+        return False
+    if not name.lower().endswith(SUFFIXES):
+        logger.warning("%s: ignoring %s (not .yaml or .yml)", RESOURCE, name)
+        return False
+    return True
+
+
+def _member_text(archive: zipfile.ZipFile, member: zipfile.ZipInfo, where: str) -> str:
+    """The UTF-8 text of one archive member, read no further than the size limit."""
+    if member.file_size > MAX_FILE_BYTES:
+        raise OverrideError(where, f"larger than {MAX_FILE_BYTES >> 20} MiB")
+    try:
+        with archive.open(member) as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError):
+        # Corrupt data, an unknown compression method, or encryption.
+        raise OverrideError(where, "cannot be extracted") from None
+    if len(raw) > MAX_FILE_BYTES:  # the header lied about the size
+        raise OverrideError(where, f"larger than {MAX_FILE_BYTES >> 20} MiB")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise OverrideError(where, "not UTF-8 text") from None
+
+
 def read_zip(data: bytes) -> dict[str, str]:
     """Every rule of the archive's YAML files, merged; :class:`OverrideError` if any is bad.
 
@@ -122,30 +152,12 @@ def read_zip(data: bytes) -> dict[str, str]:
         if len(members) > MAX_FILES:
             raise OverrideError("the resource", f"more than {MAX_FILES} files")
         for member in members:
-            name = member.filename
-            if not _safe_member(name):
-                raise OverrideError(shown(name), "unsafe file name (absolute or with ..)")
-            if name.startswith(_IGNORED_PREFIXES):
-                continue
-            if not name.lower().endswith(SUFFIXES):
-                logger.warning("%s: ignoring %s (not .yaml or .yml)", RESOURCE, name)
+            if not _holds_rules(member.filename):
                 continue
             yaml_files += 1
+            name = member.filename
             where = shown(name)
-            if member.file_size > MAX_FILE_BYTES:
-                raise OverrideError(where, f"larger than {MAX_FILE_BYTES >> 20} MiB")
-            try:
-                with archive.open(member) as handle:
-                    raw = handle.read(MAX_FILE_BYTES + 1)
-            except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError):
-                # Corrupt data, an unknown compression method, or encryption.
-                raise OverrideError(where, "cannot be extracted") from None
-            if len(raw) > MAX_FILE_BYTES:
-                raise OverrideError(where, f"larger than {MAX_FILE_BYTES >> 20} MiB")
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                raise OverrideError(where, "not UTF-8 text") from None
+            text = _member_text(archive, member, where)
             for rule, check in _rules_of(where, text).items():
                 if rule in origin:
                     raise OverrideError(where, f"rule {shown(rule)} is also in {origin[rule]}")

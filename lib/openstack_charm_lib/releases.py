@@ -4,11 +4,13 @@ The tables cover yoga (2022.1) through the newest release. An origin names eithe
 the distro archive, an Ubuntu Cloud Archive pocket, a PPA or a ``deb`` line; it is
 parsed into an :class:`Origin` or rejected with a :class:`OriginError` whose message
 names the value, so the charm can block on it instead of failing a hook.
+:func:`upgrade_step` is the one rule saying what a changed origin asks of the machine.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import re
 import unicodedata
 from urllib.parse import SplitResult, urlsplit, urlunsplit
@@ -144,6 +146,31 @@ def parse_origin(value: str, series: str) -> Origin:
     if match and match["release"] in OPENSTACK_RELEASES:
         return _release_origin(value, series, match["release"], match["pocket"])
     raise OriginError(f"openstack-origin {value!r} is not a known source")
+
+
+class Step(enum.Enum):
+    """What a configured ``openstack-origin`` asks of the installed packages."""
+
+    CURRENT = "current"  # it is the origin applied: nothing to do
+    REPOINT = "repoint"  # a new origin for the release installed: apply it, upgrade nothing
+    UPGRADE = "upgrade"  # another release, or one only the packages will tell
+    DOWNGRADE = "downgrade"  # an older release than installed: refused
+
+
+def upgrade_step(applied: str, origin: Origin, installed: str | None) -> Step:
+    """The one upgrade rule, for the reconcile pass and the upgrade actions alike.
+
+    ``applied`` is the origin value last applied to the machine, ``installed`` the
+    release of the installed packages (None when not known).
+    """
+    if applied == origin.value:
+        return Step.CURRENT
+    target = origin.release
+    if target and installed and release_index(target) < release_index(installed):
+        return Step.DOWNGRADE
+    if target is not None and target == installed:
+        return Step.REPOINT
+    return Step.UPGRADE
 
 
 def redact_url(url: str) -> str:

@@ -125,43 +125,54 @@ class FakeHost(Host):
         if argv[0] == "systemctl":
             return self._systemctl(argv[1:])
         if argv[0] == "dpkg-query":
-            names = argv[3:] or sorted(self.installed)
-            lines = [
-                f"{p} install ok installed {self.installed[p]}"
-                for p in names
-                if p in self.installed
-            ]
-            return 0, "\n".join(lines) + ("\n" if lines else "")
+            return 0, self._dpkg_query(argv[3:])
         if argv[:2] == ["apt-cache", "depends"]:
             return 0, self._apt_cache_depends([a for a in argv[2:] if not a.startswith("-")])
         if argv[0] in ("a2ensite", "a2dissite", "a2enmod"):
-            kind = "mods" if argv[0] == "a2enmod" else "sites"
-            for name in argv[1:]:
-                link = self.path(f"/etc/apache2/{kind}-enabled/{name}.conf")
-                if argv[0] == "a2dissite":
-                    link.unlink(missing_ok=True)
-                else:
-                    link.parent.mkdir(parents=True, exist_ok=True)
-                    link.write_text("")
+            self._apache_links(argv[0], argv[1:])
+        if argv[0] == "apt-get":
+            self._apt_get(argv)
+        return 0, ""
+
+    def _dpkg_query(self, names: list[str]) -> str:
+        lines = [
+            f"{p} install ok installed {self.installed[p]}"
+            for p in names or sorted(self.installed)
+            if p in self.installed
+        ]
+        return "\n".join(lines) + ("\n" if lines else "")
+
+    def _apache_links(self, command: str, names: list[str]) -> None:
+        kind = "mods" if command == "a2enmod" else "sites"
+        for name in names:
+            link = self.path(f"/etc/apache2/{kind}-enabled/{name}.conf")
+            if command == "a2dissite":
+                link.unlink(missing_ok=True)
+            else:
+                link.parent.mkdir(parents=True, exist_ok=True)
+                link.write_text("")
+
+    def _apt_get(self, argv: list[str]) -> None:
         before = dict(self.installed)
-        if argv[:2] == ["apt-get", "install"]:
+        if argv[1] == "install":
             only_upgrade = "--only-upgrade" in argv
             for package in (a for a in argv[2:] if not a.startswith("-") and "::" not in a):
-                if only_upgrade and package not in self.installed:
-                    continue
-                for name in (package, *self.depends.get(package, ())):
-                    if only_upgrade and name in self.installed and name != package:
-                        continue  # a dependency already there is upgraded only when named
-                    current = self.installed.get(name, "1.0-0ubuntu1")
-                    self.installed[name] = self.available.get(name, current)
-        if argv[:2] == ["apt-get", "dist-upgrade"]:
+                if not (only_upgrade and package not in self.installed):
+                    self._install(package, only_upgrade)
+        if argv[1] == "dist-upgrade":
             for package in self.installed:
                 self.installed[package] = self.available.get(package, self.installed[package])
         changed = [p for p, v in self.installed.items() if before.get(p) != v]
         if changed:
             self.packages_installed([p for p in changed if p not in before])
             self.packages_changed(changed)
-        return 0, ""
+
+    def _install(self, package: str, only_upgrade: bool) -> None:
+        for name in (package, *self.depends.get(package, ())):
+            if only_upgrade and name in self.installed and name != package:
+                continue  # a dependency already there is upgraded only when named
+            current = self.installed.get(name, "1.0-0ubuntu1")
+            self.installed[name] = self.available.get(name, current)
 
     def _apt_cache_depends(self, packages: list[str]) -> str:
         """``apt-cache depends --recurse --installed`` over :attr:`depends`."""
@@ -198,6 +209,7 @@ class FakeHost(Host):
 
     def _systemctl(self, args: list[str]) -> tuple[int, str]:
         verb, services = args[0], [a for a in args[1:] if not a.startswith("-")]
+        quiet = "--quiet" in args
         if verb == "show":
             return 0, self.unit_groups.get(services[-1], "") + "\n"
         if verb == "is-enabled":
@@ -208,38 +220,36 @@ class FakeHost(Host):
                 for name in services
             ]
             code = 0 if all(s == "enabled" for s in states) else 1
-            return code, "" if "--quiet" in args else "\n".join(states) + "\n"
-        if verb == "mask":
-            self.masked.update(services)
-            if "--now" in args:
-                self.running.difference_update(services)
-            return 0, ""
-        if verb == "unmask":
-            self.masked.difference_update(services)
-            return 0, ""
-        starts = ("restart", "reload-or-restart", "start")
-        if (verb in starts or (verb == "enable" and "--now" in args)) and self.masked & set(
-            services
-        ):
-            return 1, ""  # systemd refuses to start a masked unit
+            return code, "" if quiet else "\n".join(states) + "\n"
         if verb == "is-active":
             states = ["active" if s in self.running else "inactive" for s in services]
             code = 0 if all(s == "active" for s in states) else 3
-            return code, "" if "--quiet" in args else "\n".join(states) + "\n"
-        for service in services:
-            if verb in ("restart", "reload-or-restart", "start"):
-                self.running.add(service)
-            elif verb == "stop":
-                self.running.discard(service)
-            elif verb == "enable":
-                self.enabled.add(service)
-                if "--now" in args:
-                    self.running.add(service)
-            elif verb == "disable":
-                self.enabled.discard(service)
-                if "--now" in args:
-                    self.running.discard(service)
+            return code, "" if quiet else "\n".join(states) + "\n"
+        now = "--now" in args
+        starts = verb in ("restart", "reload-or-restart", "start") or (verb == "enable" and now)
+        if starts and self.masked & set(services):
+            return 1, ""  # systemd refuses to start a masked unit
+        self._systemctl_change(verb, services, now)
         return 0, ""
+
+    def _systemctl_change(self, verb: str, services: list[str], now: bool) -> None:
+        names = set(services)
+        if verb == "mask":
+            self.masked |= names
+        elif verb == "unmask":
+            self.masked -= names
+        elif verb in ("restart", "reload-or-restart", "start"):
+            self.running |= names
+        elif verb == "stop":
+            self.running -= names
+        elif verb == "enable":
+            self.enabled |= names
+        elif verb == "disable":
+            self.enabled -= names
+        if now and verb in ("enable",):
+            self.running |= names
+        elif now and verb in ("disable", "mask"):
+            self.running -= names
 
     # -- assertions helpers -----------------------------------------------------
     def ran(self, *prefix: str) -> list[list[str]]:

@@ -222,23 +222,33 @@ def _parse_ini_fallback(text: str) -> dict[str, dict[str, list[str]]]:
         flush()
         key, value = None, []
         if line.startswith("["):
-            if not line.endswith("]") or len(line) <= 2:
-                raise InvalidFileError(f"invalid section line {line!r}")
-            section = line[1:-1]
+            section = _section_name(line)
             sections.setdefault(section, {})
         elif not line.startswith(("#", ";")):
-            colon, equal = line.find(":"), line.find("=")
-            if colon < 0 and equal < 0:
-                raise InvalidFileError(f"no ':' or '=' in {line!r}")
-            cut = equal if colon < 0 or (0 <= equal < colon) else colon
-            key, val = line[:cut].strip(), line[cut + 1 :].strip()
-            if not key:
-                raise InvalidFileError(f"empty key in {line!r}")
-            if val and val[0] == val[-1] and val.startswith(("'", '"')):
-                val = val[1:-1]
+            key, val = _assignment(line)
             value = [val]
     flush()
     return sections
+
+
+def _section_name(line: str) -> str:
+    if not line.endswith("]") or len(line) <= 2:
+        raise InvalidFileError(f"invalid section line {line!r}")
+    return line[1:-1]
+
+
+def _assignment(line: str) -> tuple[str, str]:
+    """The key and value of an INI assignment line, as oslo.config splits them."""
+    colon, equal = line.find(":"), line.find("=")
+    if colon < 0 and equal < 0:
+        raise InvalidFileError(f"no ':' or '=' in {line!r}")
+    cut = equal if colon < 0 or (0 <= equal < colon) else colon
+    key, val = line[:cut].strip(), line[cut + 1 :].strip()
+    if not key:
+        raise InvalidFileError(f"empty key in {line!r}")
+    if val and val[0] == val[-1] and val.startswith(("'", '"')):
+        val = val[1:-1]
+    return key, val
 
 
 def as_oslo_reads(value: str) -> str:

@@ -8,10 +8,12 @@ from openstack_charm_lib.releases import (
     OPENSTACK_RELEASES,
     SERIES_DISTRO_RELEASE,
     OriginError,
+    Step,
     parse_origin,
     release_from_major_version,
     release_index,
     releases_on,
+    upgrade_step,
 )
 
 
@@ -80,6 +82,22 @@ def test_release_table_runs_yoga_to_the_newest():
     assert release_from_major_version(99, 13) is None
     with pytest.raises(KeyError):
         release_index("kilo")
+
+
+@pytest.mark.parametrize(
+    ("applied", "value", "installed", "step"),
+    [
+        ("cloud:noble-epoxy", "cloud:noble-epoxy", "epoxy", Step.CURRENT),
+        ("distro", "cloud:noble-caracal", "caracal", Step.REPOINT),  # same release, new name
+        ("distro", "cloud:noble-epoxy", "caracal", Step.UPGRADE),
+        ("", "cloud:noble-epoxy", None, Step.UPGRADE),  # the packages do not tell yet
+        ("distro", "ppa:team/masakari", "caracal", Step.UPGRADE),  # only packages tell
+        ("cloud:noble-epoxy", "distro", "epoxy", Step.DOWNGRADE),
+        ("cloud:noble-gazpacho", "cloud:noble-epoxy", "gazpacho", Step.DOWNGRADE),
+    ],
+)
+def test_one_upgrade_rule_for_the_pass_and_the_actions(applied, value, installed, step):
+    assert upgrade_step(applied, parse_origin(value, "noble"), installed) is step
 
 
 def test_config_flags_sections_commas_and_newlines():

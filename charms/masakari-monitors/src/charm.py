@@ -95,26 +95,39 @@ class MasakariMonitorsCharm(ReconcilingCharm):
         # never match the host monitor's notifications to any other.
         self._publish_registration(config, agreed if isinstance(agreed, str) else None)
 
+        credentials = self._credentials(config, agreed)
+        if isinstance(credentials, ops.StatusBase):
+            self._stop(config.monitors)
+            return credentials
+        return self._run_monitors(config, credentials, hostname)
+
+    def _credentials(
+        self, config: MonitorsConfig, agreed: str | ops.StatusBase
+    ) -> relations.Credentials | ops.StatusBase:
+        """The credentials keystone gave the monitors, or why they cannot run yet."""
         relation = self.model.get_relation(CREDENTIALS)
         if relation is None:
-            self._stop(config.monitors)
             return ops.BlockedStatus(f"Missing relation: relate {CREDENTIALS} to keystone")
         relations.request_credentials(relation, self.unit, wl.USERNAME, wl.PROJECT)
         state = relations.read_credentials(relation)
         if isinstance(state, relations.NotReady):
-            self._stop(config.monitors)
             return ops.WaitingStatus(state.reason)
         if isinstance(agreed, ops.StatusBase):
-            self._stop(config.monitors)
             return agreed
         if not config.monitors:
             return ops.BlockedStatus("Every monitor is disabled: enable at least one")
+        return state.info
+
+    def _run_monitors(
+        self, config: MonitorsConfig, credentials: relations.Credentials, hostname: str
+    ) -> ops.StatusBase:
+        """Write the monitors' files, run them, and say whether they do their work."""
         group = services.run_as_group(self.host, config.monitors[0])
         applied = apply_when_changed(
             self.host,
             self._stored.rendered,
-            [config, state.info, hostname, group],
-            lambda: wl.build_files(config, state.info, hostname, group),
+            [config, credentials, hostname, group],
+            lambda: wl.build_files(config, credentials, hostname, group),
         )
         pending = {*self._stored.pending_restarts, *applied.restarts}
         if self.paused:

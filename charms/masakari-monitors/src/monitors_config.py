@@ -256,6 +256,19 @@ def _process_list(text: str, problems: list[str]) -> list[dict]:
     return checked
 
 
+def _process_text_problem(entry: dict) -> str | None:
+    """Why a command or name of a process-list entry is not one line of text, or None."""
+    for key in (*PROCESS_KEYS[:3], *PROCESS_OPTIONAL_KEYS):
+        value = entry.get(key)
+        if value is None and key in PROCESS_OPTIONAL_KEYS:
+            continue  # "pre_start_command:" with nothing after it
+        if not isinstance(value, str):
+            return f"{key} must be a string"
+        if len(value) > MAX_TEXT or any(is_control(c) for c in value):
+            return f"{key} must be one line of at most {MAX_TEXT} characters"
+    return None
+
+
 def _process_entry_problem(entry: object) -> str | None:
     """Why one process-list entry is unusable, or None."""
     if not isinstance(entry, dict):
@@ -269,14 +282,9 @@ def _process_entry_problem(entry: object) -> str | None:
         return f"lacks {', '.join(missing)} (required: {', '.join(PROCESS_KEYS)})"
     if not isinstance(entry["run_as_root"], bool):
         return "run_as_root must be true or false"
-    for key in (*PROCESS_KEYS[:3], *PROCESS_OPTIONAL_KEYS):
-        value = entry.get(key)
-        if value is None and key in PROCESS_OPTIONAL_KEYS:
-            continue  # "pre_start_command:" with nothing after it
-        if not isinstance(value, str):
-            return f"{key} must be a string"
-        if len(value) > MAX_TEXT or any(is_control(c) for c in value):
-            return f"{key} must be one line of at most {MAX_TEXT} characters"
+    problem = _process_text_problem(entry)
+    if problem:
+        return problem
     for key in PROCESS_KEYS[:3]:
         # An empty restart_command fails every retry, and the monitor then reports the
         # process as failed to masakari, which disables nova-compute here.

@@ -55,7 +55,7 @@ from openstack_charm_lib.network import (
     is_ipv6,
     read_bindings,
 )
-from openstack_charm_lib.releases import release_index
+from openstack_charm_lib.releases import Step, upgrade_step
 from openstack_charm_lib.rendering import Renderer, apply_when_changed
 from openstack_charm_lib.status import first_failure, join_names
 
@@ -87,7 +87,7 @@ class Outcome:
     blocked: list[str] = dataclasses.field(default_factory=list)
     waiting: list[str] = dataclasses.field(default_factory=list)
     upgrade_available: str | None = None
-    restarted: list[str] = dataclasses.field(default_factory=list)
+    to_restart: list[str] = dataclasses.field(default_factory=list)  # services this pass restarts
     release: str | None = None  # OpenStack release of the installed packages
     versions: dict[str, str] = dataclasses.field(default_factory=dict)  # installed, by package
     synced: bool = False  # the database schema matches the release
@@ -179,21 +179,20 @@ class MasakariCharm(ReconcilingCharm):
                 self._apply_origin(cfg)
                 apt.install(self.host, missing)
                 versions, release = self._installed_release()
-            elif self._stored.applied_origin != cfg.origin.value:
-                target = cfg.origin.release
-                if target and release and release_index(target) < release_index(release):
+            else:
+                step = upgrade_step(str(self._stored.applied_origin), cfg.origin, release)
+                if step is Step.DOWNGRADE:
                     outcome.blocked.append(
                         f"openstack-origin {cfg.origin.display} is older than the installed "
                         f"{release}: downgrades are not supported"
                     )
                     return False
-                newer = target is None or release is None or target != release
-                if newer and cfg.action_managed_upgrade:
-                    outcome.upgrade_available = target or cfg.origin.display
-                elif newer:
+                if step is Step.UPGRADE and cfg.action_managed_upgrade:
+                    outcome.upgrade_available = cfg.origin.release or cfg.origin.display
+                elif step is Step.UPGRADE:
                     self._upgrade(cfg)
                     versions, release = self._installed_release()
-                else:
+                elif step is Step.REPOINT:
                     self._apply_origin(cfg)
         except CommandError as exc:
             logger.error("package operation failed: %s", exc)
@@ -490,34 +489,46 @@ class MasakariCharm(ReconcilingCharm):
         # command below) are kept until they can: the files will not change again.
         pending = {*self._stored.pending_restarts, *applied.restarts}
         self._stored.pending_restarts = sorted(pending)
-        if wl.CHARM_CA in applied.changed:
-            self._stored.ca_update_pending = True
-        if self._stored.ca_update_pending:
-            try:
-                self.host.run(["update-ca-certificates"])
-            except CommandError as exc:
-                outcome.blocked.append(
-                    f"{failure_message(exc)}: the trust store misses the new CA; retrying"
-                )
-                return
-            self._stored.ca_update_pending = False
+        if not self._trust_store_current(wl.CHARM_CA in applied.changed, outcome):
+            return
         # New package versions bring new code, which running processes load only on restart.
         code_versions = ",".join(f"{p}={outcome.versions.get(p)}" for p in wl.CODE_PACKAGES)
         if code_versions != self._stored.code_versions:
             pending.update(wl.CODE_SERVICES)
-        outcome.restarted = [s for s in wl.SERVICES if s in pending]
+        outcome.to_restart = [s for s in wl.SERVICES if s in pending]
         synced = outcome.synced = self._database_synced(outcome)
+        self._run_services(synced, pending, outcome)
+        self._stored.pending_restarts = sorted(pending)
+        self._stored.code_versions = code_versions
+
+    def _trust_store_current(self, ca_changed: bool, outcome: Outcome) -> bool:
+        """Whether the system trust store holds the CA the charm wrote (updated if not)."""
+        if ca_changed:
+            self._stored.ca_update_pending = True
+        if not self._stored.ca_update_pending:
+            return True
+        try:
+            self.host.run(["update-ca-certificates"])
+        except CommandError as exc:
+            outcome.blocked.append(
+                f"{failure_message(exc)}: the trust store misses the new CA; retrying"
+            )
+            return False
+        self._stored.ca_update_pending = False
+        return True
+
+    def _run_services(self, synced: bool, pending: set[str], outcome: Outcome) -> None:
+        """Start what should run and restart ``pending``; the engine only on a synced schema."""
         if not synced:
             services.mask(self.host, ENGINE)
         elif not self.paused:
             services.unmask(self.host, ENGINE)
-        if not self.paused:
-            wanted = [s for s in wl.SERVICES if synced or s != ENGINE]
-            for service in services.converge(self.host, wanted, pending):
-                logger.error("could not start %s", service)
-                outcome.blocked.append(f"Failed to start {service}; see its journal")
-        self._stored.pending_restarts = sorted(pending)
-        self._stored.code_versions = code_versions
+        if self.paused:
+            return
+        wanted = [s for s in wl.SERVICES if synced or s != ENGINE]
+        for service in services.converge(self.host, wanted, pending):
+            logger.error("could not start %s", service)
+            outcome.blocked.append(f"Failed to start {service}; see its journal")
 
     def _database_synced(self, outcome: Outcome) -> bool:
         """Run the leader's db sync once per release; True when the schema is current."""
@@ -580,10 +591,10 @@ class MasakariCharm(ReconcilingCharm):
         elif not tls_on and tls_enabled:
             self.host.run(["a2dissite", wl.TLS_SITE])
             changed = True
-        if changed and not self.paused and "apache2" not in outcome.restarted:
+        if changed and not self.paused and "apache2" not in outcome.to_restart:
             if services.is_running(self.host, "apache2"):
                 services.restart(self.host, "apache2")
-                outcome.restarted.append("apache2")
+                outcome.to_restart.append("apache2")
 
     # -- observability -----------------------------------------------------------------
     def watch(self) -> observability.Watch:
@@ -785,46 +796,32 @@ class MasakariCharm(ReconcilingCharm):
     def _status(self, cfg: MasakariConfig, outcome: Outcome, tls_on: bool) -> ops.StatusBase:
         peers = self.model.get_relation("cluster")
         n_units = 1 + (len(peers.units) if peers else 0)
-        ha_rel = self._ha_relation()
+        has_ha = self._ha_relation() is not None
 
         def blocked() -> ops.StatusBase | None:
             return ops.BlockedStatus("; ".join(outcome.blocked)) if outcome.blocked else None
 
         def paused() -> ops.StatusBase | None:
-            if self.paused:
-                return ops.MaintenanceStatus(actions.PAUSED_MESSAGE)
-            return None
-
-        def ha() -> ops.StatusBase | None:
-            if n_units > 1 and not (ha_rel and cfg.wants_ha):
-                return ops.BlockedStatus(
-                    f"{n_units} units without HA: relate to hacluster and set vip (or dns-ha)"
-                )
-            if ha_rel and not cfg.wants_ha:
-                return ops.BlockedStatus("ha relation needs vip or dns-ha to be set")
-            if cfg.wants_ha and not ha_rel:
-                return ops.BlockedStatus("vip/dns-ha is set: relate masakari to hacluster")
-            return None
+            return ops.MaintenanceStatus(actions.PAUSED_MESSAGE) if self.paused else None
 
         def waiting() -> ops.StatusBase | None:
             return ops.WaitingStatus("; ".join(outcome.waiting)) if outcome.waiting else None
 
         def clustered() -> ops.StatusBase | None:
-            if ha_rel and cfg.wants_ha and not self._clustered():
+            if has_ha and cfg.wants_ha and not self._clustered():
                 return ops.WaitingStatus("ha: waiting for hacluster to form the cluster")
             return None
 
-        def workload() -> ops.StatusBase | None:
-            down = services.not_running(self.host, wl.SERVICES)
-            if down:
-                return ops.BlockedStatus(f"Services not running: {join_names(down)}")
-            listening = self._listening(outcome, tls_on)
-            closed = [p for p in wl.listening_ports(tls_on) if p not in listening]
-            if closed:
-                return ops.BlockedStatus(f"Ports not listening: {join_names(map(str, closed))}")
-            return None
-
-        status = first_failure([blocked, paused, ha, waiting, clustered, workload])
+        status = first_failure(
+            [
+                blocked,
+                paused,
+                lambda: _ha_problem(cfg, n_units, has_ha),
+                waiting,
+                clustered,
+                lambda: self._workload_problem(outcome, tls_on),
+            ]
+        )
         if status is not None:
             return status
         if outcome.upgrade_available:
@@ -834,10 +831,21 @@ class MasakariCharm(ReconcilingCharm):
             )
         return ops.ActiveStatus(f"Unit is ready{outcome.registered}{outcome.warning}")
 
+    def _workload_problem(self, outcome: Outcome, tls_on: bool) -> ops.StatusBase | None:
+        """A service that is not running, or a port nothing listens on."""
+        down = services.not_running(self.host, wl.SERVICES)
+        if down:
+            return ops.BlockedStatus(f"Services not running: {join_names(down)}")
+        listening = self._listening(outcome, tls_on)
+        closed = [p for p in wl.listening_ports(tls_on) if p not in listening]
+        if closed:
+            return ops.BlockedStatus(f"Ports not listening: {join_names(map(str, closed))}")
+        return None
+
     def _listening(self, outcome: Outcome, tls_on: bool) -> set[int]:
         ports = self.host.listening_tcp_ports()
         # Services restarted in this hook may need a moment to bind their ports.
-        attempts = 10 if outcome.restarted else 0
+        attempts = 10 if outcome.to_restart else 0
         while attempts and not set(wl.listening_ports(tls_on)) <= ports:
             time.sleep(1)
             attempts -= 1
@@ -855,12 +863,12 @@ class MasakariCharm(ReconcilingCharm):
             )
             return
         _, release = self._installed_release()
-        target = cfg.origin.release
-        if self._stored.applied_origin == cfg.origin.value or (target and target == release):
+        step = upgrade_step(str(self._stored.applied_origin), cfg.origin, release)
+        if step in (Step.CURRENT, Step.REPOINT):
             event.set_results({"outcome": f"no upgrade available: {release} is installed"})
             self._reconcile()
             return
-        if target and release and release_index(target) < release_index(release):
+        if step is Step.DOWNGRADE:
             event.fail(f"openstack-origin {cfg.origin.display} is older than {release}")
             return
         try:
@@ -886,6 +894,19 @@ class MasakariCharm(ReconcilingCharm):
             return
         self._reconcile()
         event.set_results({"upgraded": "; ".join(changed) or "everything was up to date"})
+
+
+def _ha_problem(cfg: MasakariConfig, n_units: int, has_ha: bool) -> ops.StatusBase | None:
+    """What is wrong with the HA set-up: the units, the ha relation and vip/dns-ha."""
+    if n_units > 1 and not (has_ha and cfg.wants_ha):
+        return ops.BlockedStatus(
+            f"{n_units} units without HA: relate to hacluster and set vip (or dns-ha)"
+        )
+    if has_ha and not cfg.wants_ha:
+        return ops.BlockedStatus("ha relation needs vip or dns-ha to be set")
+    if cfg.wants_ha and not has_ha:
+        return ops.BlockedStatus("vip/dns-ha is set: relate masakari to hacluster")
+    return None
 
 
 def _summarise(topic: str, problems: list[str], suffix: str = "") -> list[str]:

@@ -18,7 +18,7 @@ from openstack_charm_lib.network import ENDPOINT_TYPES, is_hostname, is_ip
 from openstack_charm_lib.relations import NotReady
 from openstack_charm_lib.releases import Origin, OriginError, parse_origin, release_index
 
-_TOOZ_URL = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$")
+_TOOZ_URL_OR_EMPTY = re.compile(r"(?:[a-z][a-z0-9+.-]*://\S+)?")
 RECOVERY_METHODS = ("auto", "reserved_host", "auto_priority", "rh_priority")
 DEFAULT_PAGE_SIZE = 1000  # masakari's own osapi_max_limit default
 _HAPROXY_TIMEOUTS = {"server": 90000, "client": 90000, "queue": 9000, "connect": 9000}
@@ -245,129 +245,187 @@ class ConfigError(ValueError):
         super().__init__("; ".join(problems))
 
 
-def load_config(options: Mapping[str, object], series: str) -> MasakariConfig:
-    """Validate ``options`` (as Juju gives them) for a machine on Ubuntu ``series``."""
-    problems: list[str] = []
+class _Options:
+    """The options as Juju gives them, and the problems found reading them, in order."""
 
-    def text(name: str) -> str:
-        value = options.get(name)
+    def __init__(self, options: Mapping[str, object]):
+        self.raw = options
+        self.problems: list[str] = []
+
+    def refuse(self, problem: str) -> None:
+        self.problems.append(problem)
+
+    def flag(self, name: str, default: bool = False) -> bool:
+        return bool(self.raw.get(name, default))
+
+    def text(self, name: str) -> str:
+        value = self.raw.get(name)
         return "" if value is None else str(value).strip()
 
-    def positive_int(
-        name: str, default: int | None = None, minimum: int = 1, maximum: int | None = None
+    def whole(
+        self, name: str, default: int | None = None, minimum: int = 1, maximum: int | None = None
     ) -> int:
-        value = options.get(name)
+        value = self.raw.get(name)
         if value is None:
             assert default is not None
             return default
         if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-            problems.append(f"{name} must be a whole number >= {minimum} (got {value!r})")
+            self.refuse(f"{name} must be a whole number >= {minimum} (got {value!r})")
             return default or minimum
         if maximum is not None and value > maximum:
-            problems.append(f"{name} must be at most {maximum} (got {value})")
+            self.refuse(f"{name} must be at most {maximum} (got {value})")
             return default or minimum
         return value
 
-    try:
-        origin = parse_origin(text("openstack-origin"), series)
-    except OriginError as exc:
-        problems.append(str(exc))
-        origin = Origin("distro", None)
 
+def _origin(o: _Options, series: str) -> Origin:
+    try:
+        return parse_origin(o.text("openstack-origin"), series)
+    except OriginError as exc:
+        o.refuse(str(exc))
+        return Origin("distro", None)
+
+
+def _endpoint_names(o: _Options) -> tuple[dict[str, str], dict[str, str]]:
+    """os-<endpoint>-network and os-<endpoint>-hostname: CIDRs and host names by endpoint."""
     networks: dict[str, str] = {}
     hostnames: dict[str, str] = {}
     for endpoint in ENDPOINT_TYPES:
-        cidr = text(f"os-{endpoint}-network")
+        cidr = o.text(f"os-{endpoint}-network")
         if cidr:
             try:
                 networks[endpoint] = str(ipaddress.ip_network(cidr, strict=False))
             except ValueError:
-                problems.append(f"os-{endpoint}-network {cidr!r} is not a CIDR (e.g. 10.0.0.0/24)")
-        hostname = text(f"os-{endpoint}-hostname")
-        if hostname:
-            if is_hostname(hostname):
-                hostnames[endpoint] = hostname.rstrip(".")
-            else:
-                problems.append(f"os-{endpoint}-hostname {hostname!r} is not a valid host name")
+                o.refuse(f"os-{endpoint}-network {cidr!r} is not a CIDR (e.g. 10.0.0.0/24)")
+        hostname = o.text(f"os-{endpoint}-hostname")
+        if hostname and is_hostname(hostname):
+            hostnames[endpoint] = hostname.rstrip(".")
+        elif hostname:
+            o.refuse(f"os-{endpoint}-hostname {hostname!r} is not a valid host name")
+    return networks, hostnames
 
-    vips = tuple(text("vip").split())
+
+def _vip(o: _Options) -> tuple[tuple[str, ...], int, str]:
+    """vip, vip_cidr and vip_iface."""
+    vips = tuple(o.text("vip").split())
     for vip in vips:
         if not is_ip(vip):
-            problems.append(f"vip {vip!r} is not an IP address")
+            o.refuse(f"vip {vip!r} is not an IP address")
     if len(set(vips)) != len(vips):
-        problems.append("vip lists the same address twice")
-    vip_cidr = positive_int("vip_cidr", 24)
+        o.refuse("vip lists the same address twice")
+    vip_cidr = o.whole("vip_cidr", 24)
     if vip_cidr > 128:
-        problems.append(f"vip_cidr {vip_cidr} is not a netmask length")
-    vip_iface = text("vip_iface") or "eth0"
+        o.refuse(f"vip_cidr {vip_cidr} is not a netmask length")
+    vip_iface = o.text("vip_iface") or "eth0"
     if not re.fullmatch(r"[A-Za-z0-9_.:@-]{1,15}", vip_iface):
-        problems.append(f"vip_iface {vip_iface!r} is not an interface name")
+        o.refuse(f"vip_iface {vip_iface!r} is not an interface name")
+    return vips, vip_cidr, vip_iface
 
-    dns_ha = bool(options.get("dns-ha"))
+
+def _dns_ha(o: _Options, vips: tuple[str, ...], hostnames: dict[str, str]) -> bool:
+    dns_ha = o.flag("dns-ha")
     if dns_ha and vips:
-        problems.append("vip and dns-ha cannot be used together: unset one of them")
+        o.refuse("vip and dns-ha cannot be used together: unset one of them")
     if dns_ha and not hostnames:
-        problems.append("dns-ha needs at least one of os-public/internal/admin-hostname")
+        o.refuse("dns-ha needs at least one of os-public/internal/admin-hostname")
+    return dns_ha
 
-    multiplier = options.get("worker-multiplier")
-    if multiplier is not None and (
+
+def _worker_multiplier(o: _Options) -> float | None:
+    multiplier = o.raw.get("worker-multiplier")
+    if multiplier is None:
+        return None
+    if (
         not isinstance(multiplier, (int, float))
         or not math.isfinite(multiplier)
         or not 0 < multiplier <= 64
     ):
-        problems.append(f"worker-multiplier must be > 0 and <= 64 (got {multiplier!r})")
-        multiplier = None
+        o.refuse(f"worker-multiplier must be > 0 and <= 64 (got {multiplier!r})")
+        return None
+    return float(multiplier)
 
+
+def _config_flags(o: _Options) -> dict[str, dict[str, str]]:
     try:
-        flags = parse_config_flags(text("config-flags"))
+        flags = parse_config_flags(o.text("config-flags"))
     except ConfigFlagsError as exc:
-        problems.append(str(exc))
-        flags = {}
-    problems.extend(_flag_conflicts(flags))
+        o.refuse(str(exc))
+        return {}
+    for problem in _flag_conflicts(flags):
+        o.refuse(problem)
+    return flags
 
-    coordination = text("coordination-backend-url")
-    if coordination and not _TOOZ_URL.fullmatch(coordination):
-        problems.append(
-            "coordination-backend-url must be a tooz URL such as etcd3+http://host:2379"
-        )
 
-    region = text("region")
-    if not _REGION.fullmatch(region):
-        problems.append(
-            f"region {region[:40]!r} must be a name of letters, digits and . _ : - "
-            "(e.g. RegionOne)"
-        )
+def _matching(o: _Options, name: str, pattern: re.Pattern[str], problem: str) -> str:
+    """The text of option ``name``; ``problem`` refused unless ``pattern`` matches it."""
+    value = o.text(name)
+    if not pattern.fullmatch(value):
+        o.refuse(problem.format(value=value[:40]))
+    return value
 
-    ssl = {name: text(name) for name in ("ssl_cert", "ssl_key", "ssl_ca")}
+
+def _ssl(o: _Options) -> dict[str, str]:
+    ssl = {name: o.text(name) for name in ("ssl_cert", "ssl_key", "ssl_ca")}
     static = tls.read_static(ssl["ssl_cert"], ssl["ssl_key"], ssl["ssl_ca"], "check")
     if isinstance(static, NotReady):
-        problems.append(static.reason)
+        o.refuse(static.reason)
+    return ssl
 
-    recovery_method = text("default-recovery-method") or "auto"
-    if recovery_method not in RECOVERY_METHODS:
-        problems.append(
-            f"default-recovery-method {recovery_method!r} must be one of "
-            + ", ".join(RECOVERY_METHODS)
-        )
-    service_type = text("service-type") or "COMPUTE"
+
+def _recovery_method(o: _Options) -> str:
+    method = o.text("default-recovery-method") or "auto"
+    if method not in RECOVERY_METHODS:
+        choices = ", ".join(RECOVERY_METHODS)
+        o.refuse(f"default-recovery-method {method!r} must be one of {choices}")
+    return method
+
+
+def _service_type(o: _Options) -> str:
+    service_type = o.text("service-type") or "COMPUTE"
     if len(service_type) > 255 or not service_type.isprintable():
-        problems.append("service-type must be printable text of at most 255 characters")
+        o.refuse("service-type must be printable text of at most 255 characters")
+    return service_type
 
+
+def load_config(options: Mapping[str, object], series: str) -> MasakariConfig:
+    """Validate ``options`` (as Juju gives them) for a machine on Ubuntu ``series``."""
+    o = _Options(options)
+    origin = _origin(o, series)
+    networks, hostnames = _endpoint_names(o)
+    vips, vip_cidr, vip_iface = _vip(o)
+    dns_ha = _dns_ha(o, vips, hostnames)
+    multiplier = _worker_multiplier(o)
+    flags = _config_flags(o)
+    coordination = _matching(
+        o,
+        "coordination-backend-url",
+        _TOOZ_URL_OR_EMPTY,
+        "coordination-backend-url must be a tooz URL such as etcd3+http://host:2379",
+    )
+    region = _matching(
+        o,
+        "region",
+        _REGION,
+        "region {value!r} must be a name of letters, digits and . _ : - (e.g. RegionOne)",
+    )
+    ssl = _ssl(o)
+    recovery_method = _recovery_method(o)
+    service_type = _service_type(o)
     timeouts = {
-        kind: positive_int(f"haproxy-{kind}-timeout", default, maximum=MAX_HAPROXY_TIMEOUT)
+        kind: o.whole(f"haproxy-{kind}-timeout", default, maximum=MAX_HAPROXY_TIMEOUT)
         for kind, default in _HAPROXY_TIMEOUTS.items()
     }
     config = MasakariConfig(
         origin=origin,
-        action_managed_upgrade=bool(options.get("action-managed-upgrade")),
-        evacuation_delay=positive_int("evacuation-delay", 60, minimum=0),
-        evacuate_all_instances=bool(options.get("evacuate-all-instances", True)),
-        notification_expiration=positive_int("notification-expiration", 86400),
-        check_expired_interval=positive_int("check-expired-interval", 600),
+        action_managed_upgrade=o.flag("action-managed-upgrade"),
+        evacuation_delay=o.whole("evacuation-delay", 60, minimum=0),
+        evacuate_all_instances=o.flag("evacuate-all-instances", True),
+        notification_expiration=o.whole("notification-expiration", 86400),
+        check_expired_interval=o.whole("check-expired-interval", 600),
         region=region,
-        debug=bool(options.get("debug")),
-        use_internal_endpoints=bool(options.get("use-internal-endpoints")),
-        worker_multiplier=float(multiplier) if multiplier is not None else None,
+        debug=o.flag("debug"),
+        use_internal_endpoints=o.flag("use-internal-endpoints"),
+        worker_multiplier=multiplier,
         config_flags=flags,
         coordination_backend_url=coordination,
         haproxy_timeouts=timeouts,
@@ -377,12 +435,12 @@ def load_config(options: Mapping[str, object], series: str) -> MasakariConfig:
         vip_iface=vip_iface,
         vip_cidr=vip_cidr,
         dns_ha=dns_ha,
-        engine=_engine_values(options, problems),
-        auto_register_hosts=bool(options.get("auto-register-hosts", True)),
+        engine=_engine_values(options, o.problems),
+        auto_register_hosts=o.flag("auto-register-hosts", True),
         recovery_method=recovery_method,
         service_type=service_type,
         **ssl,
     )
-    if problems:
-        raise ConfigError(problems)
+    if o.problems:
+        raise ConfigError(o.problems)
     return config

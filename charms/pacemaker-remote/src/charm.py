@@ -131,8 +131,12 @@ class PacemakerRemoteCharm(ReconcilingCharm):
         ).content_changed
         if self.paused:
             return ops.MaintenanceStatus(actions.PAUSED_MESSAGE)
+        return self._run_node(changed, remote_hostname, bool(info.stonith_hostname))
+
+    def _run_node(self, key_changed: bool, remote_hostname: str, stonith: bool) -> ops.StatusBase:
+        """Run pacemaker_remoted (restarted on a new key) and say how the cluster sees it."""
         try:
-            if changed:
+            if key_changed:
                 self.host.run(["systemctl", "enable", pr.SERVICE])
                 services.restart(self.host, pr.SERVICE)
             else:
@@ -150,8 +154,8 @@ class PacemakerRemoteCharm(ReconcilingCharm):
         )
         if problem:
             return ops.BlockedStatus(problem)
-        stonith = "on" if info.stonith_hostname else "off"
-        return ops.ActiveStatus(f"Pacemaker remote node {remote_hostname} (stonith {stonith})")
+        fencing = "on" if stonith else "off"
+        return ops.ActiveStatus(f"Pacemaker remote node {remote_hostname} (stonith {fencing})")
 
     def watch(self) -> observability.Watch:
         """The node's health daemon (while related to hacluster), log, alert rules and checks."""

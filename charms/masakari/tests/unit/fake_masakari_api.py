@@ -173,48 +173,60 @@ class FakeMasakari:
         if parts[0] == "notifications":
             return self._notification(parts[1:])
         if parts == ["segments"]:
-            if method == "GET":
-                return self._page(list(self.segments.values()), query, "segments")
-            seg = data["segment"]
-            if self.segment_named(seg["name"]):
-                return _error(409, f"Failover segment with name {seg['name']} already exists.")
-            created = self.add_segment(seg["name"], seg["recovery_method"], seg["service_type"])
-            created["description"] = seg.get("description")
-            return _ok({"segment": created}, 200)
+            return self._segments(method, query, data)
         segment = self.segments.get(parts[1])
         if segment is None:
             return _error(404, f"No failover segment with id {parts[1]}.")
         if len(parts) == 2:
-            if method == "PUT":
-                if segment["uuid"] in self.recovering:
-                    return _error(409, "Failover segment is in use")
-                if "enabled" in data["segment"] and _version(self.asked) < (1, 2):
-                    return _error(400, "Additional properties are not allowed ('enabled')")
-                segment.update(data["segment"])
-                return _ok({"segment": segment})
-            if any(h["failover_segment_id"] == segment["uuid"] for h in self.hosts.values()):
-                return _error(409, "Failover segment has hosts")
-            del self.segments[segment["uuid"]]
-            return 204, {}, b""
+            return self._segment(method, segment, data)
         if len(parts) == 3:
-            if method == "GET":
-                members = [
-                    h for h in self.hosts.values() if h["failover_segment_id"] == segment["uuid"]
-                ]
-                if "name" in query:
-                    members = [h for h in members if h["name"] == query["name"]]
-                return self._page(members, query, "hosts")
-            wanted = data["host"]
-            if self.compute_hosts is not None and wanted["name"] not in self.compute_hosts:
-                return _error(400, f"Compute service of {wanted['name']} could not be found.")
-            if any(h["name"] == wanted["name"] for h in self.hosts.values()):
-                return _error(409, f"Host with name {wanted['name']} already exists.")
-            host = self.add_host(segment, wanted["name"], reserved=wanted.get("reserved", False))
-            host.update(type=wanted["type"], control_attributes=wanted["control_attributes"])
-            return _ok({"host": host})
-        host = self.hosts.get(parts[3])
+            return self._segment_hosts(method, segment, query, data)
+        return self._host(method, segment, parts[3], data)
+
+    def _segments(self, method, query, data):
+        if method == "GET":
+            return self._page(list(self.segments.values()), query, "segments")
+        seg = data["segment"]
+        if self.segment_named(seg["name"]):
+            return _error(409, f"Failover segment with name {seg['name']} already exists.")
+        created = self.add_segment(seg["name"], seg["recovery_method"], seg["service_type"])
+        created["description"] = seg.get("description")
+        return _ok({"segment": created}, 200)
+
+    def _segment(self, method, segment, data):
+        if method == "PUT":
+            if segment["uuid"] in self.recovering:
+                return _error(409, "Failover segment is in use")
+            if "enabled" in data["segment"] and _version(self.asked) < (1, 2):
+                return _error(400, "Additional properties are not allowed ('enabled')")
+            segment.update(data["segment"])
+            return _ok({"segment": segment})
+        if any(h["failover_segment_id"] == segment["uuid"] for h in self.hosts.values()):
+            return _error(409, "Failover segment has hosts")
+        del self.segments[segment["uuid"]]
+        return 204, {}, b""
+
+    def _segment_hosts(self, method, segment, query, data):
+        if method == "GET":
+            members = [
+                h for h in self.hosts.values() if h["failover_segment_id"] == segment["uuid"]
+            ]
+            if "name" in query:
+                members = [h for h in members if h["name"] == query["name"]]
+            return self._page(members, query, "hosts")
+        wanted = data["host"]
+        if self.compute_hosts is not None and wanted["name"] not in self.compute_hosts:
+            return _error(400, f"Compute service of {wanted['name']} could not be found.")
+        if any(h["name"] == wanted["name"] for h in self.hosts.values()):
+            return _error(409, f"Host with name {wanted['name']} already exists.")
+        host = self.add_host(segment, wanted["name"], reserved=wanted.get("reserved", False))
+        host.update(type=wanted["type"], control_attributes=wanted["control_attributes"])
+        return _ok({"host": host})
+
+    def _host(self, method, segment, host_id, data):
+        host = self.hosts.get(host_id)
         if host is None or host["failover_segment_id"] != segment["uuid"]:
-            return _error(404, f"No host with id {parts[3]}.")
+            return _error(404, f"No host with id {host_id}.")
         if segment["uuid"] in self.recovering:
             return _error(409, f"Host {host['uuid']} is in use to process notifications.")
         if method == "PUT":

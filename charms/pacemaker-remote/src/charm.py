@@ -31,7 +31,8 @@ from openstack_charm_lib import (
 )
 from openstack_charm_lib.charm_base import ReconcilingCharm
 from openstack_charm_lib.host import CommandError
-from openstack_charm_lib.network import is_hostname, is_ip
+from openstack_charm_lib.network import is_ip
+from remote_config import RemoteConfig
 
 logger = logging.getLogger(__name__)
 
@@ -82,13 +83,15 @@ class PacemakerRemoteCharm(ReconcilingCharm):
         if relation is None:
             # Whatever else is wrong (an invalid option, say), a departed cluster's key goes.
             self._forget_cluster()
-        names = self._names()
+        config = self._config()
         # masakari-monitors checks this name against nova's host: offer only a name this
         # charm gives (or, once it has an address, will give) hacluster, never a bad one.
-        self._publish_node_name(None if isinstance(names, ops.BlockedStatus) else names[0])
-        if isinstance(names, ops.BlockedStatus):
-            return names
-        remote_hostname, stonith_hostname = names
+        self._publish_node_name(
+            None if isinstance(config, ops.StatusBase) else config.remote_hostname
+        )
+        if isinstance(config, ops.StatusBase):
+            return config
+        remote_hostname, stonith_hostname = config.remote_hostname, config.stonith_name
         try:
             self._ensure_packages()
         except CommandError as exc:
@@ -116,7 +119,7 @@ class PacemakerRemoteCharm(ReconcilingCharm):
             stonith_hostname=None
             if stonith_problem or stonith_hostname is None
             else stonith_hostname,
-            enable_resources=bool(self.config.get("enable-resources")),
+            enable_resources=config.enable_resources,
         )
         relation.data[self.unit].update(info.relation_data())
         if stonith_problem:
@@ -159,8 +162,8 @@ class PacemakerRemoteCharm(ReconcilingCharm):
 
     def watch(self) -> observability.Watch:
         """The node's health daemon (while related to hacluster), log, alert rules and checks."""
-        names = self._names()
-        node = None if isinstance(names, ops.StatusBase) else names[0]
+        config = self._config()
+        node = None if isinstance(config, ops.StatusBase) else config.remote_hostname
         related = self.model.get_relation(RELATION) is not None
         daemon = observability.Daemon.of(
             health,
@@ -191,17 +194,12 @@ class PacemakerRemoteCharm(ReconcilingCharm):
             primary=False,
         )
 
-    def _names(self) -> tuple[str, str | None] | ops.BlockedStatus:
-        """Pacemaker name of this node and (with enable-stonith) its MAAS name."""
-        remote = str(self.config.get("remote-hostname") or "").strip() or self.host.fqdn()
-        if not is_hostname(remote):
-            return ops.BlockedStatus(f"remote-hostname {remote!r} is not a valid host name")
-        if not self.config.get("enable-stonith"):
-            return remote, None
-        stonith = str(self.config.get("stonith-hostname") or "").strip() or self.host.fqdn()
-        if not is_hostname(stonith):
-            return ops.BlockedStatus(f"stonith-hostname {stonith!r} is not a valid host name")
-        return remote, stonith
+    def _config(self) -> RemoteConfig | ops.BlockedStatus:
+        """The validated options, or the status naming the one that is not valid."""
+        try:
+            return self.load_config(RemoteConfig, fqdn=self.host.fqdn())
+        except ValueError as exc:
+            return ops.BlockedStatus(str(exc))
 
     def _publish_node_name(self, node_name: str | None) -> None:
         for relation in self.model.relations[pacemaker_node.RELATION]:

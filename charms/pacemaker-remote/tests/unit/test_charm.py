@@ -172,6 +172,12 @@ def test_invalid_names_block_naming_the_option(ctx, installed, option):
     assert installed.commands == []
 
 
+def test_stonith_hostname_counts_only_with_enable_stonith(ctx, installed):
+    out = ctx.run(ctx.on.config_changed(), state(config={"stonith-hostname": "bad name!"}))
+    assert out.unit_status.message == "Pacemaker remote node compute-1.maas (stonith off)"
+    assert published(out)["stonith-hostname"] == "null"
+
+
 def test_relation_broken_stops_the_service_and_removes_the_key(ctx, installed):
     out = ctx.run(ctx.on.config_changed(), state())
     assert installed.exists(pr.AUTHKEY)

@@ -34,7 +34,6 @@ from openstack_charm_lib import (
     actions,
     apt,
     cos_agent,
-    fields,
     hacluster,
     hypervisors,
     observability,
@@ -51,13 +50,13 @@ from openstack_charm_lib.network import (
     address_in_network,
     format_host,
     interface_for,
-    is_ip,
     is_ipv6,
     read_bindings,
 )
 from openstack_charm_lib.releases import Step, upgrade_step
 from openstack_charm_lib.rendering import Renderer, apply_when_changed
 from openstack_charm_lib.status import first_failure, join_names
+from peers import Peers
 
 if TYPE_CHECKING:
     import registration
@@ -68,8 +67,6 @@ logger = logging.getLogger(__name__)
 # Actions on the unit itself; the charm's other actions act on masakari's segments.
 CHARM_ACTIONS = ("pause", "resume", "restart-services", "openstack-upgrade", "package-upgrade")
 BINDINGS = ("cluster", *ENDPOINT_TYPES, "shared-db")
-DB_SYNC_KEY = "db-synced-release"
-REGISTERED_KEY = "registered-hosts"  # peer app data: what automatic registration manages
 ENGINE = "masakari-engine"
 EXPORTER = "masakari-exporter"
 COS_DIR = Path(__file__).parent / "cos"  # alert rules and the dashboard shipped with the charm
@@ -111,6 +108,7 @@ class MasakariCharm(ReconcilingCharm):
             ha_history={},  # hacluster.HaHistory: what the ha relation was ever sent
         )
         self.renderer = Renderer(wl.TEMPLATES)
+        self.peers = Peers(self.model)
         on = self.on
         events = [on.install, on.upgrade_charm, on.config_changed, on.start]
         events += [on.update_status, on.leader_elected]
@@ -331,8 +329,7 @@ class MasakariCharm(ReconcilingCharm):
             hosts = self._endpoint_hosts(cfg, bindings, local)
             urls = {ep: wl.endpoint_url(protocol, hosts[ep]) for ep in ENDPOINT_TYPES}
             relations.request_endpoints(rel, unit, wl.SERVICE, cfg.region, urls)
-        if rel := self.model.get_relation("cluster"):
-            rel.data[unit].update({f"{ep}-address": addr for ep, addr in local.items()})
+        self.peers.publish_addresses(local)
         if rel := self.model.get_relation("certificates"):
             tls.request_certificates(rel, unit, cert_requests)
         if rel := self._ha_relation():
@@ -404,53 +401,6 @@ class MasakariCharm(ReconcilingCharm):
         assert isinstance(ks, relations.Ready)
         return db.info, mq.info, ks.info
 
-    def _peer_problems(self) -> list[str]:
-        """Peer addresses that are not IP addresses: they would be haproxy back ends."""
-        peers = self.model.get_relation("cluster")
-        problems = []
-        for unit in sorted(peers.units if peers else (), key=lambda u: u.name):
-            data = peers.data[unit]  # type: ignore[union-attr]
-            for key in (
-                "private-address",
-                "ingress-address",
-                *(f"{ep}-address" for ep in ENDPOINT_TYPES),
-            ):
-                if data.get(key) and not is_ip(data[key]):
-                    problems.append(fields.problem("cluster", unit.name, key, "an IP address"))
-        return problems
-
-    def _backends(
-        self, bindings: dict[str, Binding], local: dict[str, str]
-    ) -> tuple[wl.Backend, ...]:
-        peers = self.model.get_relation("cluster")
-        peer_units = sorted(peers.units, key=lambda u: u.name) if peers else []
-        me = self.unit.name.replace("/", "-")
-        cluster = bindings.get("cluster")
-        own_private = cluster.ingress if cluster and cluster.ingress else local.get("internal", "")
-        backends = []
-        networks = [
-            ("private", own_private),
-            *((ep, local[ep]) for ep in ENDPOINT_TYPES if ep in local),
-        ]
-        seen: set[str] = set()
-        for name, address in networks:
-            if not address or address in seen:
-                continue
-            seen.add(address)
-            servers = [(me, address)]
-            for unit in peer_units:
-                data = peers.data[unit]  # type: ignore[union-attr]
-                key = "private-address" if name == "private" else f"{name}-address"
-                peer_addr = data.get(key) or (
-                    data.get("ingress-address") if name == "private" else None
-                )
-                if peer_addr:
-                    servers.append((unit.name.replace("/", "-"), peer_addr))
-            iface = interface_for(address, bindings)
-            cidr = iface.cidr if iface else f"{address}/{128 if is_ipv6(address) else 32}"
-            backends.append(wl.Backend(address, cidr, tuple(servers)))
-        return tuple(backends)
-
     def _apply_workload(
         self,
         cfg: MasakariConfig,
@@ -460,7 +410,7 @@ class MasakariCharm(ReconcilingCharm):
         ready: tuple[relations.Database, relations.Messaging, relations.Keystone],
         outcome: Outcome,
     ) -> None:
-        bad_peers = self._peer_problems()
+        bad_peers = self.peers.address_problems()
         if bad_peers:
             outcome.waiting.extend(_summarise("peers", bad_peers))
             return
@@ -473,7 +423,7 @@ class MasakariCharm(ReconcilingCharm):
             messaging=messaging,
             keystone=keystone,
             tls=tls_ready,
-            backends=self._backends(bindings, local),
+            backends=self.peers.backends(bindings, local),
             cpus=self.host.cpu_count(),
             stats_password=str(self._stored.stats_password),
             ipv6=is_ipv6(next(iter(local.values()), "")),
@@ -533,8 +483,7 @@ class MasakariCharm(ReconcilingCharm):
     def _database_synced(self, outcome: Outcome) -> bool:
         """Run the leader's db sync once per release; True when the schema is current."""
         release = outcome.release
-        peers = self.model.get_relation("cluster")
-        if peers is None:
+        if not self.peers.joined:
             outcome.waiting.append("waiting for the peer relation")
             return False
         if release is None:
@@ -542,8 +491,7 @@ class MasakariCharm(ReconcilingCharm):
                 f"cannot tell the OpenStack release: {wl.VERSION_PACKAGE} is not installed"
             )
             return False
-        synced = peers.data[self.app].get(DB_SYNC_KEY)
-        if synced == release:
+        if self.peers.synced_release() == release:
             return True
         if not self.unit.is_leader():
             outcome.waiting.append(f"waiting for the leader to migrate the database to {release}")
@@ -567,7 +515,7 @@ class MasakariCharm(ReconcilingCharm):
                 )
                 return False
             logger.info("notifications given their host's segment: %s", proc.stdout.strip())
-        peers.data[self.app][DB_SYNC_KEY] = release
+        self.peers.record_synced(release)
         logger.info("database migrated to %s", release)
         return True
 
@@ -704,10 +652,7 @@ class MasakariCharm(ReconcilingCharm):
     def _managed(self) -> registration.Managed:
         import registration
 
-        peers = self.model.get_relation("cluster")
-        return registration.Managed.loads(
-            peers.data[self.app].get(REGISTERED_KEY) if peers else None
-        )
+        return registration.Managed.loads(self.peers.registration_record())
 
     def _register_hosts(
         self, cfg: MasakariConfig, keystone: relations.Keystone, outcome: Outcome
@@ -721,8 +666,7 @@ class MasakariCharm(ReconcilingCharm):
         if too_short:
             outcome.blocked.append(too_short)
         outcome.warning = recovery_timing.resume_warning(desired.hosts)
-        peers = self.model.get_relation("cluster")
-        if not cfg.auto_register_hosts or peers is None:
+        if not cfg.auto_register_hosts or not self.peers.joined:
             return
         managed = self._managed()
         problems = [f"hosts relation: {p}" for p in desired.problems]
@@ -741,8 +685,6 @@ class MasakariCharm(ReconcilingCharm):
         """One pass against the API; returns what needs the operator."""
         import registration
 
-        peers = self.model.get_relation("cluster")
-        assert peers is not None
         settings = registration.Settings(cfg.recovery_method, cfg.service_type)
         api = self._masakari_api(cfg, keystone)
         try:
@@ -751,7 +693,7 @@ class MasakariCharm(ReconcilingCharm):
             outcome.waiting.append(f"host registration: {exc}; retrying on the next hook")
             return []
         if report.managed != managed:
-            peers.data[self.app][REGISTERED_KEY] = report.managed.dumps()
+            self.peers.record_registration(report.managed.dumps())
         if report.done:
             logger.info("host registration: %s", "; ".join(report.done))
         logger.debug("host registration calls: %s", dict(api.calls))
@@ -794,8 +736,7 @@ class MasakariCharm(ReconcilingCharm):
 
     # -- status -----------------------------------------------------------------------
     def _status(self, cfg: MasakariConfig, outcome: Outcome, tls_on: bool) -> ops.StatusBase:
-        peers = self.model.get_relation("cluster")
-        n_units = 1 + (len(peers.units) if peers else 0)
+        n_units = self.peers.unit_count()
         has_ha = self._ha_relation() is not None
 
         def blocked() -> ops.StatusBase | None:

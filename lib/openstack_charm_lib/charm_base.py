@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 
 import ops
 
@@ -25,6 +26,7 @@ from .host import CommandError, Host
 from .rendering import UnsafeValueError
 
 logger = logging.getLogger(__name__)
+_Config = TypeVar("_Config")
 
 
 def failure_message(exc: CommandError | UnsafeValueError) -> str:
@@ -49,6 +51,21 @@ class ReconcilingCharm(ops.CharmBase):
         framework.observe(self.on.resume_action, self._on_resume)
         framework.observe(self.on.restart_services_action, self._on_restart_services)
         framework.observe(self.on.remove, self._on_remove)
+
+    def loaded_config(self, load: Callable[[], _Config]) -> _Config:
+        """What ``load()`` returns (or raises), computed once per hook.
+
+        The options cannot change within a hook, and the pass and :meth:`watch` both
+        need them: validating them twice would only cost time.
+        """
+        if not hasattr(self, "_loaded_config"):
+            try:
+                self._loaded_config: object = load()
+            except Exception as exc:  # kept, and raised to every caller alike
+                self._loaded_config = exc
+        if isinstance(self._loaded_config, Exception):
+            raise self._loaded_config
+        return self._loaded_config  # type: ignore[return-value]
 
     def _make_host(self) -> Host:
         """The machine (unit tests substitute a FakeHost)."""

@@ -71,13 +71,13 @@ class MasakariMonitorsCharm(ReconcilingCharm):
     def active_services(self) -> list[str]:
         """The enabled monitors."""
         try:
-            return list(load_config(self.config).monitors)
+            return list(self.loaded_config(lambda: load_config(self.config)).monitors)
         except ConfigError:
             return list(ALL_MONITORS)
 
     def _converge(self) -> ops.StatusBase:
         try:
-            config = load_config(self.config)
+            config = self.loaded_config(lambda: load_config(self.config))
         except ConfigError as exc:
             return ops.BlockedStatus(f"Invalid config: {exc}")
         try:
@@ -162,7 +162,7 @@ class MasakariMonitorsCharm(ReconcilingCharm):
     def watch(self) -> observability.Watch:
         """The monitors' health daemon, logs, alert rules and checks."""
         try:
-            config: MonitorsConfig | None = load_config(self.config)
+            config: MonitorsConfig | None = self.loaded_config(lambda: load_config(self.config))
         except ConfigError:
             config = None
         monitors = config.monitors if config else ()

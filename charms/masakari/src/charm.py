@@ -135,7 +135,9 @@ class MasakariCharm(ReconcilingCharm):
         return wl.SERVICES
 
     def _load_config(self) -> MasakariConfig:
-        return load_config(self.config, self.host.os_release().get("VERSION_CODENAME", ""))
+        return self.loaded_config(
+            lambda: load_config(self.config, self.host.os_release().get("VERSION_CODENAME", ""))
+        )
 
     def _action_config(self, event: ops.ActionEvent) -> MasakariConfig | None:
         """The validated config, or None after failing ``event`` with the problems."""

@@ -189,3 +189,20 @@ def test_removing_the_leader_deletes_the_exporters_password_and_the_checks(ctx, 
     assert "masakari-exporter" not in nagios.running
     assert not nagios.exists(masakari_exporter.CONFIG) and not nagios.exists(UNIT_FILE)
     assert nrpe_files(nagios) == {}
+
+
+def test_one_hook_validates_the_options_once(ctx, installed, monkeypatch):
+    """The pass and watch() share one validated config."""
+    import charm
+
+    calls = []
+
+    def counted(*args):
+        calls.append(args)
+        return real(*args)
+
+    real = charm.load_config
+    monkeypatch.setattr(charm, "load_config", counted)
+    out = ctx.run(ctx.on.config_changed(), full_state(extra=[cos_agent_relation(subordinate=False)]))
+    assert out.unit_status.name == "active", out.unit_status
+    assert len(calls) == 1

@@ -55,6 +55,20 @@ def wait_for_state(pid: int, letters: str, timeout: float = 5.0) -> liveness.Pro
         time.sleep(0.01)
 
 
+def settle(pid: int, timeout: float = 5.0) -> None:
+    """Wait until ``pid`` sleeps with its context switches unchanged: blocked in its read."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        sample = liveness.read_process(pid)
+        assert sample is not None
+        if sample.state == "S" and last is not None and sample.switches == last.switches:
+            return
+        last = sample
+        time.sleep(0.05)
+    raise AssertionError(f"process {pid} still runs after {timeout} s")
+
+
 def sampler_for(child: subprocess.Popen, window: float) -> liveness.Sampler:
     return liveness.Sampler({"svc": window}, find_pid=lambda unit: child.pid)
 
@@ -88,7 +102,7 @@ def test_a_stopped_loop_is_not_progressing_at_once_and_its_counters_stay_flat(sp
 
 def test_a_loop_blocked_on_a_read_stops_progressing_after_its_window(spawn):
     child = spawn(BLOCKED)
-    time.sleep(0.2)  # let it settle into the read
+    settle(child.pid)
     sampler = sampler_for(child, window=1.0)
     start = time.time()
     assert sampler.sample(now=start)["svc"].progressing  # a fresh start
@@ -102,6 +116,8 @@ def test_a_loop_blocked_on_a_read_stops_progressing_after_its_window(spawn):
 
 def test_a_new_process_resets_the_history(spawn):
     first, second = spawn(BLOCKED), spawn(BLOCKED)
+    for child in (first, second):  # the times below are made up: no start-up switches
+        settle(child.pid)
     pid = {"svc": first.pid}
     sampler = liveness.Sampler({"svc": 10.0}, find_pid=lambda unit: pid[unit])
     sampler.sample(now=0.0)

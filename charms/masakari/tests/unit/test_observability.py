@@ -203,6 +203,7 @@ def test_one_hook_validates_the_options_once(ctx, installed, monkeypatch):
 
     real = charm.load_config
     monkeypatch.setattr(charm, "load_config", counted)
-    out = ctx.run(ctx.on.config_changed(), full_state(extra=[cos_agent_relation(subordinate=False)]))
+    state = full_state(extra=[cos_agent_relation(subordinate=False)])
+    out = ctx.run(ctx.on.config_changed(), state)
     assert out.unit_status.name == "active", out.unit_status
     assert len(calls) == 1

@@ -4,7 +4,7 @@ Staged into each charm's ``lib/`` by ``tools/stage_lib.py``; charms import it as
 ``openstack_charm_lib``. Modules: ``host`` (files, commands, facts of the machine),
 ``apt`` (packages and install sources), ``releases`` (OpenStack/Ubuntu release tables),
 ``rendering`` (templates, change detection, restart map), ``services`` (systemd),
-``status`` (one honest status), ``relations`` (readers/writers of OpenStack relations),
+``status`` (one honest status), ``relations`` (one module per OpenStack relation),
 ``hacluster`` (the ``ha`` relation payload), ``network`` (addresses and endpoints),
 ``tls`` (certificate requests and files), ``config_flags`` (section-aware overrides),
 ``hypervisors`` (the masakari-host registration protocol), ``pacemaker_node`` (the
@@ -25,5 +25,5 @@ and writes the version and a digest of the staged files into the copy
 charm's ``dependencies`` must list.
 """
 
-__version__ = "2.0.0"
+__version__ = "3.0.0"
 RUNTIME_DEPENDENCIES = ("ops", "jinja2")

@@ -34,7 +34,10 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import ops
+
 from .network import Binding, interface_for, is_ipv6
+from .relations import Endpoint
 
 _VIP_META = 'meta migration-threshold="INFINITY" failure-timeout="5s"'
 _VIP_OP = 'op monitor timeout="20s" interval="10s" depth="0"'
@@ -258,3 +261,32 @@ def _loads(value: str | None) -> Any:
 def is_clustered(remote_unit_data: Mapping[str, str]) -> bool:
     """Whether one hacluster unit's data says the cluster formed (``yes``/``true``)."""
     return remote_unit_data.get("clustered", "").strip().lower() in ("yes", "true")
+
+
+class Ha(Endpoint):
+    """The unit's side of ``ha`` (interface ``hacluster``)."""
+
+    def __init__(self, model: ops.Model, name: str = "ha"):
+        super().__init__(model, name)
+
+    @property
+    def clustered(self) -> bool:
+        """Whether an hacluster unit says the cluster formed."""
+        rel = self.relation
+        return rel is not None and any(is_clustered(rel.data[u]) for u in rel.units)
+
+    def publish(
+        self, settings: HaSettings, bindings: Mapping[str, Binding], stored: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """Publish the payload for ``settings``; the history to store (None: not related).
+
+        ``stored`` is what the last call returned (empty on first use).
+        """
+        rel = self.relation
+        if rel is None:
+            return None
+        bag = rel.data[self.model.unit]
+        history = HaHistory.load(settings.service, stored, dict(bag))
+        data, history = build_payload(settings, bindings, history)
+        bag.update(data)
+        return history.dump()

@@ -1,4 +1,4 @@
-"""TLS material: requests to vault on ``certificates`` and static ``ssl_*`` options.
+"""TLS material: the ``certificates`` relation with vault, and the static ``ssl_*`` options.
 
 Request shape (classic tls-certificates client): ``unit_name`` = ``<app>_<n>`` and
 ``cert_requests`` = JSON ``{cn: {"sans": [...]}}``. Vault answers with ``ca``,
@@ -18,7 +18,7 @@ from collections.abc import Mapping
 import ops
 
 from . import pem
-from .relations import NotReady, Ready, decode_base64, remote_units
+from .relations import Endpoint, NotReady, Ready, decode_base64, remote_units
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,51 +42,63 @@ def juju_unit_key(unit_name: str) -> str:
     return unit_name.replace("/", "_")
 
 
-def request_certificates(
-    relation: ops.Relation, unit: ops.Unit, requests: Mapping[str, list[str]]
-) -> None:
-    """Ask for one certificate per common name, with its SANs."""
-    body = {cn: {"sans": sorted(set(sans))} for cn, sans in requests.items()}
-    relation.data[unit].update(
-        {"unit_name": juju_unit_key(unit.name), "cert_requests": json.dumps(body, sort_keys=True)}
-    )
+class Certificates(Endpoint):
+    """The unit's side of ``certificates`` (interface ``tls-certificates``)."""
+
+    def __init__(self, model: ops.Model, name: str = "certificates"):
+        super().__init__(model, name)
+
+    def publish(self, requests: Mapping[str, list[str]]) -> None:
+        """Ask for one certificate per common name, with its SANs."""
+        body = {cn: {"sans": sorted(set(sans))} for cn, sans in requests.items()}
+        self._publish(
+            {
+                "unit_name": juju_unit_key(self.model.unit.name),
+                "cert_requests": json.dumps(body, sort_keys=True),
+            }
+        )
+
+    def read(self, common_names: list[str]) -> Ready[TlsMaterial] | NotReady:
+        """Certificates for every requested common name, once vault issued them all."""
+        relation = self.relation
+        if relation is None:
+            return self.not_related()
+        key = juju_unit_key(self.model.unit.name)
+        for unit, data in remote_units(relation):
+            ca = data.get("ca")
+            raw = data.get(f"{key}.processed_requests")
+            if ca and raw:
+                return _read_issued(f"{self.name}: {unit} sent", data, raw, common_names)
+        return NotReady(f"{self.name}: waiting for vault to issue certificates")
 
 
-def read_certificates(
-    relation: ops.Relation, unit_name: str, common_names: list[str]
+def _read_issued(
+    where: str, data: Mapping[str, str], raw: str, common_names: list[str]
 ) -> Ready[TlsMaterial] | NotReady:
-    """Certificates for every requested common name, once vault issued them all."""
-    key = juju_unit_key(unit_name)
-    for unit, data in remote_units(relation):
-        ca = data.get("ca")
-        raw = data.get(f"{key}.processed_requests")
-        if not ca or not raw:
-            continue
-        where = f"certificates: {unit} sent"
+    """One vault unit's answer: its CA, chain and the certificate of each common name."""
+    try:
+        processed = json.loads(raw)
+    except ValueError:
+        processed = None
+    if not isinstance(processed, dict):
+        return NotReady(f"{where} unreadable processed_requests (not a JSON object)")
+    bundles = {}
+    for field in ("ca", "chain"):
         try:
-            processed = json.loads(raw)
-        except ValueError:
-            processed = None
-        if not isinstance(processed, dict):
-            return NotReady(f"{where} unreadable processed_requests (not a JSON object)")
-        bundles = {}
-        for field in ("ca", "chain"):
-            try:
-                bundles[field] = "".join(pem.certificates(data[field])) if data.get(field) else ""
-            except pem.PemError as exc:
-                return NotReady(f"{where} an invalid {field}: {exc}")
-        certs: dict[str, Certificate] = {}
-        for cn in common_names:
-            entry = processed.get(cn)
-            if not (isinstance(entry, dict) and entry.get("cert") and entry.get("key")):
-                return NotReady(f"certificates: waiting for a certificate for {cn}")
-            try:
-                cert, private = pem.check_pair(entry["cert"], entry["key"])
-            except pem.PemError as exc:
-                return NotReady(f"{where} an invalid certificate or key for {cn}: {exc}")
-            certs[cn] = Certificate(cert + bundles["chain"], private)
-        return Ready(TlsMaterial(certs, bundles["ca"]))
-    return NotReady("certificates: waiting for vault to issue certificates")
+            bundles[field] = "".join(pem.certificates(data[field])) if data.get(field) else ""
+        except pem.PemError as exc:
+            return NotReady(f"{where} an invalid {field}: {exc}")
+    certs: dict[str, Certificate] = {}
+    for cn in common_names:
+        entry = processed.get(cn)
+        if not (isinstance(entry, dict) and entry.get("cert") and entry.get("key")):
+            return NotReady(f"certificates: waiting for a certificate for {cn}")
+        try:
+            cert, private = pem.check_pair(entry["cert"], entry["key"])
+        except pem.PemError as exc:
+            return NotReady(f"{where} an invalid certificate or key for {cn}: {exc}")
+        certs[cn] = Certificate(cert + bundles["chain"], private)
+    return Ready(TlsMaterial(certs, bundles["ca"]))
 
 
 def read_static(

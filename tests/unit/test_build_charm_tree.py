@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import build_charm_tree as bct
+import stage_lib
 import yaml
 
 
@@ -38,7 +39,11 @@ def test_charmcraft_yaml_splits_into_the_files_juju_reads(tmp_path, monkeypatch)
     assert sorted(p.name for p in (tree / "lib").iterdir()) == ["openstack_charm_lib"]
     staged = tree / "lib" / "openstack_charm_lib"
     assert not (staged / "testing.py").exists()
-    assert (staged / "STAGED").read_text().startswith("openstack_charm_lib 2.0.0 sha256:")
+    assert (
+        (staged / "STAGED")
+        .read_text()
+        .startswith(f"openstack_charm_lib {stage_lib.library_version()} sha256:")
+    )
 
 
 def test_the_masakari_tree_carries_its_templates_under_src(tmp_path, monkeypatch):

@@ -34,6 +34,7 @@ from openstack_charm_lib.charm_base import ReconcilingCharm
 from openstack_charm_lib.config_flags import merge_flags
 from openstack_charm_lib.host import CommandError
 from openstack_charm_lib.network import is_hostname
+from openstack_charm_lib.relations.identity_credentials import Credentials, IdentityCredentials
 from openstack_charm_lib.rendering import apply_when_changed
 from openstack_charm_lib.status import join_names
 
@@ -54,6 +55,7 @@ class MasakariMonitorsCharm(ReconcilingCharm):
     def __init__(self, framework: ops.Framework):
         super().__init__(framework)
         self._stored.set_default(sources_updated=False, pending_restarts=[], rendered={})
+        self.keystone = IdentityCredentials(self.model, CREDENTIALS)
         events = [self.on.install, self.on.upgrade_charm, self.on.config_changed]
         events.append(self.on.update_status)
         endpoints = (CREDENTIALS, "container", REGISTRATION, PACEMAKER_NODE)
@@ -103,13 +105,12 @@ class MasakariMonitorsCharm(ReconcilingCharm):
 
     def _credentials(
         self, config: MonitorsConfig, agreed: str | ops.StatusBase
-    ) -> relations.Credentials | ops.StatusBase:
+    ) -> Credentials | ops.StatusBase:
         """The credentials keystone gave the monitors, or why they cannot run yet."""
-        relation = self.model.get_relation(CREDENTIALS)
-        if relation is None:
+        if not self.keystone.related:
             return ops.BlockedStatus(f"Missing relation: relate {CREDENTIALS} to keystone")
-        relations.request_credentials(relation, self.unit, wl.USERNAME, wl.PROJECT)
-        state = relations.read_credentials(relation)
+        self.keystone.publish(wl.USERNAME, wl.PROJECT)
+        state = self.keystone.read()
         if isinstance(state, relations.NotReady):
             return ops.WaitingStatus(state.reason)
         if isinstance(agreed, ops.StatusBase):
@@ -119,7 +120,7 @@ class MasakariMonitorsCharm(ReconcilingCharm):
         return state.info
 
     def _run_monitors(
-        self, config: MonitorsConfig, credentials: relations.Credentials, hostname: str
+        self, config: MonitorsConfig, credentials: Credentials, hostname: str
     ) -> ops.StatusBase:
         """Write the monitors' files, run them, and say whether they do their work."""
         group = services.run_as_group(self.host, config.monitors[0])

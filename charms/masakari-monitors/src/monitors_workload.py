@@ -11,7 +11,7 @@ import yaml
 from monitors_config import MonitorsConfig
 from openstack_charm_lib import fields, hypervisors
 from openstack_charm_lib.config_flags import merge_flags
-from openstack_charm_lib.relations import Credentials
+from openstack_charm_lib.relations.identity_credentials import Credentials
 from openstack_charm_lib.rendering import ManagedFile, oslo_literal, render_ini
 
 CONF = "/etc/masakarimonitors/masakarimonitors.conf"

@@ -18,21 +18,22 @@ alert rules, the dashboard and the checks (:meth:`MasakariCharm.watch`).
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import logging
 import secrets
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
+import addresses
 import masakari_exporter
+import masakari_machine as machine
 import masakari_workload as wl
 import ops
 from masakari_api import ApiError, Credentials
 from masakari_config import ConfigError, MasakariConfig, load_config
+from masakari_packages import Installed, OriginRecord, Packages
 from openstack_charm_lib import (
     actions,
-    apt,
     cos_agent,
     hacluster,
     hypervisors,
@@ -42,18 +43,13 @@ from openstack_charm_lib import (
     services,
     tls,
 )
-from openstack_charm_lib.charm_base import ReconcilingCharm, failure_message
+from openstack_charm_lib.charm_base import ReconcilingCharm
 from openstack_charm_lib.host import CommandError
-from openstack_charm_lib.network import (
-    ENDPOINT_TYPES,
-    Binding,
-    address_in_network,
-    format_host,
-    interface_for,
-    is_ipv6,
-    read_bindings,
-)
-from openstack_charm_lib.releases import Step, upgrade_step
+from openstack_charm_lib.network import ENDPOINT_TYPES, Binding, is_ipv6, read_bindings
+from openstack_charm_lib.relations.amqp import Amqp, Messaging
+from openstack_charm_lib.relations.identity_service import IdentityService, Keystone
+from openstack_charm_lib.relations.shared_db import Database, SharedDb
+from openstack_charm_lib.releases import Step
 from openstack_charm_lib.rendering import Renderer, apply_when_changed
 from openstack_charm_lib.status import first_failure, join_names
 from peers import Peers
@@ -67,7 +63,6 @@ logger = logging.getLogger(__name__)
 # Actions on the unit itself; the charm's other actions act on masakari's segments.
 CHARM_ACTIONS = ("pause", "resume", "restart-services", "openstack-upgrade", "package-upgrade")
 BINDINGS = ("cluster", *ENDPOINT_TYPES, "shared-db")
-ENGINE = "masakari-engine"
 EXPORTER = "masakari-exporter"
 COS_DIR = Path(__file__).parent / "cos"  # alert rules and the dashboard shipped with the charm
 LOG_FILES = (
@@ -81,12 +76,10 @@ LOG_FILES = (
 class Outcome:
     """What one reconcile pass found, for the status."""
 
+    installed: Installed  # the packages, their release and the upgrade on offer
     blocked: list[str] = dataclasses.field(default_factory=list)
     waiting: list[str] = dataclasses.field(default_factory=list)
-    upgrade_available: str | None = None
     to_restart: list[str] = dataclasses.field(default_factory=list)  # services this pass restarts
-    release: str | None = None  # OpenStack release of the installed packages
-    versions: dict[str, str] = dataclasses.field(default_factory=dict)  # installed, by package
     synced: bool = False  # the database schema matches the release
     registered: str = ""  # summary of automatic registration, for the active status
     warning: str = ""  # a risk the operator should know of, for the active status
@@ -108,7 +101,14 @@ class MasakariCharm(ReconcilingCharm):
             ha_history={},  # hacluster.HaHistory: what the ha relation was ever sent
         )
         self.renderer = Renderer(wl.TEMPLATES)
+        # The stored state records the origin the packages were last installed from.
+        self.packages = Packages(self.host, cast(OriginRecord, self._stored), self._progress)
         self.peers = Peers(self.model)
+        self.shared_db = SharedDb(self.model)
+        self.amqp = Amqp(self.model)
+        self.keystone = IdentityService(self.model)
+        self.certificates = tls.Certificates(self.model)
+        self.ha = hacluster.Ha(self.model)
         on = self.on
         events = [on.install, on.upgrade_charm, on.config_changed, on.start]
         events += [on.update_status, on.leader_elected]
@@ -134,6 +134,9 @@ class MasakariCharm(ReconcilingCharm):
         """haproxy, apache2, masakari-engine and memcached."""
         return wl.SERVICES
 
+    def _progress(self, message: str) -> None:
+        self.unit.status = ops.MaintenanceStatus(message)
+
     def _load_config(self) -> MasakariConfig:
         return self.loaded_config(
             lambda: load_config(self.config, self.host.os_release().get("VERSION_CODENAME", ""))
@@ -152,138 +155,26 @@ class MasakariCharm(ReconcilingCharm):
             cfg = self._load_config()
         except ConfigError as exc:
             return ops.BlockedStatus(f"Invalid config: {exc}")
-        outcome = Outcome()
-        if not self._ensure_packages(cfg, outcome):
-            return ops.BlockedStatus(outcome.blocked[0])
+        installed = self.packages.ensure(cfg.origin, cfg.action_managed_upgrade)
+        if isinstance(installed, str):
+            return ops.BlockedStatus(installed)
+        version = wl.upstream_version(installed.versions)
+        if version:
+            self.unit.set_workload_version(version)
+        outcome = Outcome(installed=installed)
         # Only now is the release known: an option its masakari lacks is refused, not dropped.
-        unknown = cfg.release_problems(outcome.release)
+        unknown = cfg.release_problems(installed.release)
         if unknown:
             return ops.BlockedStatus(f"Invalid config: {'; '.join(unknown)}")
         self.unit.set_ports(wl.API_PORT)
         return self._apply(cfg, outcome)
 
-    # -- packages, sources and upgrades ------------------------------------------------
-    def _installed_release(self) -> tuple[dict[str, str], str | None]:
-        versions = apt.installed_versions(self.host, [*wl.PACKAGES, wl.VERSION_PACKAGE])
-        return versions, wl.release_of(versions)
-
-    def _ensure_packages(self, cfg: MasakariConfig, outcome: Outcome) -> bool:
-        """Install or upgrade packages as config asks; False when blocked."""
-        versions, release = self._installed_release()
-        missing = [p for p in wl.PACKAGES if p not in versions]
-        try:
-            if missing:
-                self.unit.status = ops.MaintenanceStatus("Installing packages")
-                # Masked first, so that the package cannot start it on an empty schema.
-                services.mask(self.host, ENGINE)
-                self._apply_origin(cfg)
-                apt.install(self.host, missing)
-                versions, release = self._installed_release()
-            else:
-                step = upgrade_step(str(self._stored.applied_origin), cfg.origin, release)
-                if step is Step.DOWNGRADE:
-                    outcome.blocked.append(
-                        f"openstack-origin {cfg.origin.display} is older than the installed "
-                        f"{release}: downgrades are not supported"
-                    )
-                    return False
-                if step is Step.UPGRADE and cfg.action_managed_upgrade:
-                    outcome.upgrade_available = cfg.origin.release or cfg.origin.display
-                elif step is Step.UPGRADE:
-                    self._upgrade(cfg)
-                    versions, release = self._installed_release()
-                elif step is Step.REPOINT:
-                    self._apply_origin(cfg)
-        except CommandError as exc:
-            logger.error("package operation failed: %s", exc)
-            outcome.blocked.append(f"Package operation failed ({exc}); retrying on the next hook")
-            return False
-        version = wl.upstream_version(versions)
-        if version:
-            self.unit.set_workload_version(version)
-        outcome.release = release
-        outcome.versions = versions
-        return True
-
-    def _apply_origin(self, cfg: MasakariConfig) -> None:
-        if apt.configure_origin(self.host, cfg.origin) or not self._stored.applied_origin:
-            apt.update(self.host)
-        self._stored.applied_origin = cfg.origin.value
-
-    def _upgrade(self, cfg: MasakariConfig) -> str:
-        """Move to the release of ``openstack-origin``; returns a summary."""
-        _, before = self._installed_release()
-        self.unit.status = ops.MaintenanceStatus(
-            f"Upgrading to {cfg.origin.release or cfg.origin.display}"
-        )
-        # The new engine must not run before the leader has migrated the schema, and the
-        # package's maintainer script restarts it: masked until the pass finds it synced.
-        services.mask(self.host, ENGINE)
-        self._apply_origin(cfg)
-        apt.upgrade(self.host, wl.PACKAGES)
-        _, after = self._installed_release()
-        logger.info("upgraded masakari from %s to %s", before, after)
-        return f"upgraded from {before} to {after}"
-
-    # -- addresses -----------------------------------------------------------------------
-    def _local_addresses(
-        self, cfg: MasakariConfig, bindings: dict[str, Binding], outcome: Outcome
-    ) -> dict[str, str]:
-        cluster = bindings.get("cluster")
-        fallback = cluster.ingress if cluster and cluster.ingress else None
-        result: dict[str, str] = {}
-        for endpoint in ENDPOINT_TYPES:
-            if endpoint in cfg.networks:
-                found = address_in_network(cfg.networks[endpoint], bindings)
-                if found is None:
-                    outcome.blocked.append(
-                        f"os-{endpoint}-network {cfg.networks[endpoint]}: "
-                        "this unit has no address in it"
-                    )
-                    found = fallback
-                if found:
-                    result[endpoint] = found
-                continue
-            binding = bindings.get(endpoint)
-            address = binding.ingress if binding and binding.ingress else fallback
-            if address:
-                result[endpoint] = address
-        return result
-
-    def _ha_relation(self) -> ops.Relation | None:
-        return self.model.get_relation("ha")
-
-    def _clustered(self) -> bool:
-        rel = self._ha_relation()
-        return bool(rel) and any(
-            hacluster.is_clustered(rel.data[u])
-            for u in rel.units  # type: ignore[union-attr]
-        )
-
-    def _endpoint_hosts(
-        self, cfg: MasakariConfig, bindings: dict[str, Binding], local: dict[str, str]
-    ) -> dict[str, str]:
-        ha_active = self._ha_relation() is not None and cfg.wants_ha
-        clustered = ha_active and self._clustered()
-        hosts = {}
-        for endpoint in ENDPOINT_TYPES:
-            address = local.get(endpoint, "")
-            if ha_active and not clustered:
-                host = address  # the VIP or DNS name may not answer yet
-            elif endpoint in cfg.hostnames:
-                host = cfg.hostnames[endpoint]
-            elif clustered and cfg.vips:
-                host = _vip_for(address, cfg.vips, bindings)
-            else:
-                host = address
-            hosts[endpoint] = format_host(host) if host else host
-        return hosts
-
     # -- the main pass -------------------------------------------------------------------
     def _apply(self, cfg: MasakariConfig, outcome: Outcome) -> ops.StatusBase:
         bindings = read_bindings(self.model, BINDINGS)
-        local = self._local_addresses(cfg, bindings, outcome)
-        cert_requests = self._certificate_requests(cfg, bindings, local)
+        local, address_problems = addresses.local_addresses(cfg, bindings)
+        outcome.blocked += address_problems
+        cert_requests = addresses.certificate_requests(self.host.fqdn(), cfg, bindings, local)
         tls_state = self._tls(cfg, cert_requests, outcome)
         tls_ready = tls_state if isinstance(tls_state, tls.TlsMaterial) else None
         self._publish(cfg, bindings, local, tls_ready, cert_requests)
@@ -295,7 +186,7 @@ class MasakariCharm(ReconcilingCharm):
             if outcome.synced and self.unit.is_leader() and not self.paused:
                 self._register_hosts(cfg, ready[2], outcome)
         elif not self.paused:
-            services.ensure_stopped(self.host, ENGINE)
+            services.ensure_stopped(self.host, wl.ENGINE)
         self._ensure_site_hygiene(tls_ready is not None and ready is not None, outcome)
         status = self._status(cfg, outcome, tls_ready is not None)
         return policy_overrides.prefixed(status, outcome.policy)
@@ -318,50 +209,30 @@ class MasakariCharm(ReconcilingCharm):
         tls_ready: tls.TlsMaterial | None,
         cert_requests: dict[str, list[str]],
     ) -> None:
-        unit = self.unit
-        if rel := self.model.get_relation("shared-db"):
-            db_addr = bindings.get("shared-db") or bindings.get("cluster")
-            relations.request_database(
-                rel, unit, wl.SERVICE, (db_addr.ingress if db_addr else "") or ""
-            )
-        if rel := self.model.get_relation("amqp"):
-            relations.request_messaging(rel, unit, wl.SERVICE, wl.SERVICE)
-        if rel := self.model.get_relation("identity-service"):
+        db_addr = bindings.get("shared-db") or bindings.get("cluster")
+        self.shared_db.publish(wl.SERVICE, (db_addr.ingress if db_addr else "") or "")
+        self.amqp.publish(wl.SERVICE, wl.SERVICE)
+        if self.keystone.related:
             protocol = "https" if tls_ready else "http"
-            hosts = self._endpoint_hosts(cfg, bindings, local)
+            hosts = addresses.endpoint_hosts(
+                cfg, bindings, local, self.ha.related, self.ha.clustered
+            )
             urls = {ep: wl.endpoint_url(protocol, hosts[ep]) for ep in ENDPOINT_TYPES}
-            relations.request_endpoints(rel, unit, wl.SERVICE, cfg.region, urls)
+            self.keystone.publish(wl.SERVICE, cfg.region, urls)
         self.peers.publish_addresses(local)
-        if rel := self.model.get_relation("certificates"):
-            tls.request_certificates(rel, unit, cert_requests)
-        if rel := self._ha_relation():
-            settings = hacluster.HaSettings(
-                service=wl.SERVICE,
-                vips=cfg.vips,
-                vip_iface=cfg.vip_iface,
-                vip_cidr=cfg.vip_cidr,
-                dns_ha=cfg.dns_ha,
-                hostnames=cfg.hostnames,
-                endpoint_addresses=local,
-            )
-            history = hacluster.HaHistory.load(
-                wl.SERVICE, dict(self._stored.ha_history), dict(rel.data[unit])
-            )
-            data, history = hacluster.build_payload(settings, bindings, history)
-            rel.data[unit].update(data)
-            self._stored.ha_history = history.dump()
-
-    def _certificate_requests(
-        self, cfg: MasakariConfig, bindings: dict[str, Binding], local: dict[str, str]
-    ) -> dict[str, list[str]]:
-        addresses = {b.ingress for b in bindings.values() if b.ingress} | set(local.values())
-        requests = {self.host.fqdn(): sorted(addresses | set(cfg.vips))}
-        for endpoint, hostname in cfg.hostnames.items():
-            sans = [local[endpoint]] if endpoint in local else []
-            if cfg.vips and endpoint in local:
-                sans.append(_vip_for(local[endpoint], cfg.vips, bindings))
-            requests[hostname] = sans
-        return requests
+        self.certificates.publish(cert_requests)
+        settings = hacluster.HaSettings(
+            service=wl.SERVICE,
+            vips=cfg.vips,
+            vip_iface=cfg.vip_iface,
+            vip_cidr=cfg.vip_cidr,
+            dns_ha=cfg.dns_ha,
+            hostnames=cfg.hostnames,
+            endpoint_addresses=local,
+        )
+        history = self.ha.publish(settings, bindings, dict(self._stored.ha_history))
+        if history is not None:
+            self._stored.ha_history = history
 
     def _tls(
         self, cfg: MasakariConfig, cert_requests: dict[str, list[str]], outcome: Outcome
@@ -370,31 +241,22 @@ class MasakariCharm(ReconcilingCharm):
         static = tls.read_static(cfg.ssl_cert, cfg.ssl_key, cfg.ssl_ca, self.host.fqdn())
         if isinstance(static, relations.Ready):
             return static.info
-        rel = self.model.get_relation("certificates")
-        if rel is None:
+        if not self.certificates.related:
             return None
-        state = tls.read_certificates(rel, self.unit.name, list(cert_requests))
+        state = self.certificates.read(list(cert_requests))
         if isinstance(state, relations.NotReady):
             outcome.waiting.append(state.reason)
             return False
         return state.info
 
-    def _read_relations(
-        self, outcome: Outcome
-    ) -> tuple[relations.Database, relations.Messaging, relations.Keystone] | None:
+    def _read_relations(self, outcome: Outcome) -> tuple[Database, Messaging, Keystone] | None:
         # Sorted: packing and ops.testing both rewrite the metadata with sorted keys.
         required = sorted(name for name, meta in self.meta.requires.items() if not meta.optional)
         missing = [name for name in required if not self.model.relations[name]]
         if missing:
             outcome.blocked.append(f"Missing relations: {join_names(missing)}")
             return None
-        db_rel = self.model.get_relation("shared-db")
-        mq_rel = self.model.get_relation("amqp")
-        ks_rel = self.model.get_relation("identity-service")
-        assert db_rel is not None and mq_rel is not None and ks_rel is not None
-        db = relations.read_database(db_rel, self.unit.name)
-        mq = relations.read_messaging(mq_rel)
-        ks = relations.read_keystone(ks_rel)
+        db, mq, ks = self.shared_db.read(), self.amqp.read(), self.keystone.read()
         not_ready = [s.reason for s in (db, mq, ks) if isinstance(s, relations.NotReady)]
         if not_ready:
             outcome.waiting.extend(not_ready)
@@ -409,7 +271,7 @@ class MasakariCharm(ReconcilingCharm):
         bindings: dict[str, Binding],
         local: dict[str, str],
         tls_ready: tls.TlsMaterial | None,
-        ready: tuple[relations.Database, relations.Messaging, relations.Keystone],
+        ready: tuple[Database, Messaging, Keystone],
         outcome: Outcome,
     ) -> None:
         bad_peers = self.peers.address_problems()
@@ -429,7 +291,7 @@ class MasakariCharm(ReconcilingCharm):
             cpus=self.host.cpu_count(),
             stats_password=str(self._stored.stats_password),
             ipv6=is_ipv6(next(iter(local.values()), "")),
-            release=outcome.release,
+            release=outcome.installed.release,
         )
         applied = apply_when_changed(
             self.host,
@@ -444,7 +306,8 @@ class MasakariCharm(ReconcilingCharm):
         if not self._trust_store_current(wl.CHARM_CA in applied.changed, outcome):
             return
         # New package versions bring new code, which running processes load only on restart.
-        code_versions = ",".join(f"{p}={outcome.versions.get(p)}" for p in wl.CODE_PACKAGES)
+        versions = outcome.installed.versions
+        code_versions = ",".join(f"{p}={versions.get(p)}" for p in wl.CODE_PACKAGES)
         if code_versions != self._stored.code_versions:
             pending.update(wl.CODE_SERVICES)
         outcome.to_restart = [s for s in wl.SERVICES if s in pending]
@@ -459,12 +322,9 @@ class MasakariCharm(ReconcilingCharm):
             self._stored.ca_update_pending = True
         if not self._stored.ca_update_pending:
             return True
-        try:
-            self.host.run(["update-ca-certificates"])
-        except CommandError as exc:
-            outcome.blocked.append(
-                f"{failure_message(exc)}: the trust store misses the new CA; retrying"
-            )
+        problem = machine.update_trust_store(self.host)
+        if problem:
+            outcome.blocked.append(problem)
             return False
         self._stored.ca_update_pending = False
         return True
@@ -472,19 +332,19 @@ class MasakariCharm(ReconcilingCharm):
     def _run_services(self, synced: bool, pending: set[str], outcome: Outcome) -> None:
         """Start what should run and restart ``pending``; the engine only on a synced schema."""
         if not synced:
-            services.mask(self.host, ENGINE)
+            services.mask(self.host, wl.ENGINE)
         elif not self.paused:
-            services.unmask(self.host, ENGINE)
+            services.unmask(self.host, wl.ENGINE)
         if self.paused:
             return
-        wanted = [s for s in wl.SERVICES if synced or s != ENGINE]
+        wanted = [s for s in wl.SERVICES if synced or s != wl.ENGINE]
         for service in services.converge(self.host, wanted, pending):
             logger.error("could not start %s", service)
             outcome.blocked.append(f"Failed to start {service}; see its journal")
 
     def _database_synced(self, outcome: Outcome) -> bool:
         """Run the leader's db sync once per release; True when the schema is current."""
-        release = outcome.release
+        release = outcome.installed.release
         if not self.peers.joined:
             outcome.waiting.append("waiting for the peer relation")
             return False
@@ -498,49 +358,16 @@ class MasakariCharm(ReconcilingCharm):
         if not self.unit.is_leader():
             outcome.waiting.append(f"waiting for the leader to migrate the database to {release}")
             return False
-        try:
-            self.host.run(
-                ["masakari-manage", "--config-file", wl.MASAKARI_CONF, "db", "sync"], timeout=600
-            )
-        except CommandError as exc:
-            logger.error("masakari-manage db sync failed (exit %s)", exc.returncode)
-            outcome.blocked.append("masakari-manage db sync failed; see juju debug-log, retrying")
+        problem = machine.migrate_schema(self.host, release)
+        if problem:
+            outcome.blocked.append(problem)
             return False
-        if wl.needs_segment_backfill(release):
-            try:
-                proc = self.host.run(wl.segment_backfill_command(), timeout=600)
-            except CommandError as exc:
-                logger.error("notification segment backfill failed (exit %s)", exc.returncode)
-                outcome.blocked.append(
-                    "filling the segment of older notifications failed; see juju debug-log, "
-                    "retrying"
-                )
-                return False
-            logger.info("notifications given their host's segment: %s", proc.stdout.strip())
         self.peers.record_synced(release)
-        logger.info("database migrated to %s", release)
         return True
 
     def _ensure_site_hygiene(self, tls_on: bool, outcome: Outcome) -> None:
         """Our WSGI site enabled, the package's disabled, TLS frontend as configured."""
-        changed = False
-        enabled = "/etc/apache2/sites-enabled/{}.conf"
-        if self.host.exists(enabled.format(wl.PACKAGE_SITE)):
-            self.host.run(["a2dissite", wl.PACKAGE_SITE])
-            changed = True
-        if self.host.exists(
-            f"/etc/apache2/sites-available/{wl.WSGI_SITE}.conf"
-        ) and not self.host.exists(enabled.format(wl.WSGI_SITE)):
-            self.host.run(["a2ensite", wl.WSGI_SITE])
-            changed = True
-        tls_enabled = self.host.exists(enabled.format(wl.TLS_SITE))
-        if tls_on and not tls_enabled:
-            self.host.run(["a2enmod", "ssl", "proxy", "proxy_http", "headers"])
-            self.host.run(["a2ensite", wl.TLS_SITE])
-            changed = True
-        elif not tls_on and tls_enabled:
-            self.host.run(["a2dissite", wl.TLS_SITE])
-            changed = True
+        changed = machine.converge_sites(self.host, tls_on)
         if changed and not self.paused and "apache2" not in outcome.to_restart:
             if services.is_running(self.host, "apache2"):
                 services.restart(self.host, "apache2")
@@ -553,8 +380,7 @@ class MasakariCharm(ReconcilingCharm):
             cfg: MasakariConfig | None = self._load_config()
         except ConfigError:
             cfg = None
-        rel = self.model.get_relation("identity-service")
-        keystone = relations.read_keystone(rel) if rel else None
+        keystone = self.keystone.read()
         exporter_config = ""
         if cfg is not None and isinstance(keystone, relations.Ready):
             credentials = self._credentials(cfg, keystone.info)
@@ -628,7 +454,7 @@ class MasakariCharm(ReconcilingCharm):
         return tuple(checks)
 
     # -- automatic registration --------------------------------------------------------
-    def _credentials(self, cfg: MasakariConfig, keystone: relations.Keystone) -> Credentials:
+    def _credentials(self, cfg: MasakariConfig, keystone: Keystone) -> Credentials:
         """The charm's keystone service user, for the API client and the exporter."""
         return Credentials(
             keystone_url=keystone.url("auth"),
@@ -641,7 +467,7 @@ class MasakariCharm(ReconcilingCharm):
             interface="internal" if cfg.use_internal_endpoints else "public",
         )
 
-    def _masakari_api(self, cfg: MasakariConfig, keystone: relations.Keystone) -> MasakariApi:
+    def _masakari_api(self, cfg: MasakariConfig, keystone: Keystone) -> MasakariApi:
         """A client of the Masakari API as the charm's keystone service user."""
         # Looked up at each call, not bound at import: tests swap in a recording client.
         from masakari_api import MasakariApi
@@ -656,9 +482,7 @@ class MasakariCharm(ReconcilingCharm):
 
         return registration.Managed.loads(self.peers.registration_record())
 
-    def _register_hosts(
-        self, cfg: MasakariConfig, keystone: relations.Keystone, outcome: Outcome
-    ) -> None:
+    def _register_hosts(self, cfg: MasakariConfig, keystone: Keystone, outcome: Outcome) -> None:
         """Bring masakari's segments and hosts to what the related hypervisors ask."""
         import recovery_timing
 
@@ -679,7 +503,7 @@ class MasakariCharm(ReconcilingCharm):
     def _reconcile_registration(
         self,
         cfg: MasakariConfig,
-        keystone: relations.Keystone,
+        keystone: Keystone,
         desired: hypervisors.Desired,
         managed: registration.Managed,
         outcome: Outcome,
@@ -715,8 +539,7 @@ class MasakariCharm(ReconcilingCharm):
         cfg = self._action_config(event)
         if cfg is None:
             return
-        rel = self.model.get_relation("identity-service")
-        keystone = relations.read_keystone(rel) if rel else None
+        keystone = self.keystone.read()
         if not isinstance(keystone, relations.Ready):
             event.fail("Needs the identity-service relation with keystone's credentials")
             return
@@ -739,7 +562,7 @@ class MasakariCharm(ReconcilingCharm):
     # -- status -----------------------------------------------------------------------
     def _status(self, cfg: MasakariConfig, outcome: Outcome, tls_on: bool) -> ops.StatusBase:
         n_units = self.peers.unit_count()
-        has_ha = self._ha_relation() is not None
+        has_ha = self.ha.related
 
         def blocked() -> ops.StatusBase | None:
             return ops.BlockedStatus("; ".join(outcome.blocked)) if outcome.blocked else None
@@ -751,7 +574,7 @@ class MasakariCharm(ReconcilingCharm):
             return ops.WaitingStatus("; ".join(outcome.waiting)) if outcome.waiting else None
 
         def clustered() -> ops.StatusBase | None:
-            if has_ha and cfg.wants_ha and not self._clustered():
+            if has_ha and cfg.wants_ha and not self.ha.clustered:
                 return ops.WaitingStatus("ha: waiting for hacluster to form the cluster")
             return None
 
@@ -767,10 +590,10 @@ class MasakariCharm(ReconcilingCharm):
         )
         if status is not None:
             return status
-        if outcome.upgrade_available:
+        upgrade = outcome.installed.upgrade_available
+        if upgrade:
             return ops.ActiveStatus(
-                f"Unit is ready (run openstack-upgrade for {outcome.upgrade_available})"
-                f"{outcome.warning}"
+                f"Unit is ready (run openstack-upgrade for {upgrade}){outcome.warning}"
             )
         return ops.ActiveStatus(f"Unit is ready{outcome.registered}{outcome.warning}")
 
@@ -805,8 +628,7 @@ class MasakariCharm(ReconcilingCharm):
                 "action-managed-upgrade is false: upgrades run when openstack-origin changes"
             )
             return
-        _, release = self._installed_release()
-        step = upgrade_step(str(self._stored.applied_origin), cfg.origin, release)
+        step, release = self.packages.step(cfg.origin)
         if step in (Step.CURRENT, Step.REPOINT):
             event.set_results({"outcome": f"no upgrade available: {release} is installed"})
             self._reconcile()
@@ -815,7 +637,7 @@ class MasakariCharm(ReconcilingCharm):
             event.fail(f"openstack-origin {cfg.origin.display} is older than {release}")
             return
         try:
-            summary = self._upgrade(cfg)
+            summary = self.packages.upgrade(cfg.origin)
         except CommandError as exc:
             event.fail(f"Upgrade failed: {exc}")
             return
@@ -826,12 +648,11 @@ class MasakariCharm(ReconcilingCharm):
         cfg = self._action_config(event)
         if cfg is None:
             return
-        if self._stored.applied_origin != cfg.origin.value:
+        if self.packages.origin_pending(cfg.origin):
             event.fail("A release upgrade is pending: run openstack-upgrade first")
             return
         try:
-            apt.update(self.host)
-            changed = apt.upgrade_packages(self.host, wl.PACKAGES)
+            changed = self.packages.upgrade_within_release()
         except CommandError as exc:
             event.fail(f"Package upgrade failed: {exc}")
             return
@@ -860,18 +681,6 @@ def _summarise(topic: str, problems: list[str], suffix: str = "") -> list[str]:
     for problem in problems:
         logger.warning("%s: %s", topic, problem)
     return [f"{topic}: {problems[0]}{more}{suffix}"]
-
-
-def _vip_for(address: str, vips: tuple[str, ...], bindings: dict[str, Binding]) -> str:
-    """The VIP in the same network as ``address``, else the first VIP."""
-    iface = interface_for(address, bindings) if address else None
-    if iface is not None:
-        network = ipaddress.ip_network(iface.cidr, strict=False)
-        for vip in vips:
-            ip = ipaddress.ip_address(vip)
-            if ip.version == network.version and ip in network:
-                return vip
-    return vips[0]
 
 
 if __name__ == "__main__":  # pragma: nocover

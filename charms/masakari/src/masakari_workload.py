@@ -14,7 +14,9 @@ from pathlib import Path
 
 from masakari_config import MasakariConfig
 from openstack_charm_lib.config_flags import merge_flags
-from openstack_charm_lib.relations import Database, Keystone, Messaging
+from openstack_charm_lib.relations.amqp import Messaging
+from openstack_charm_lib.relations.identity_service import Keystone
+from openstack_charm_lib.relations.shared_db import Database
 from openstack_charm_lib.releases import release_from_major_version, release_index
 from openstack_charm_lib.rendering import ManagedFile, Renderer, oslo_literal, render_ini
 from openstack_charm_lib.tls import TlsMaterial
@@ -38,7 +40,8 @@ YOGA_MAJOR_VERSION = 13  # masakari 13.x shipped with yoga
 # and the packages that bring it.
 CODE_SERVICES = ("apache2", "masakari-engine")
 CODE_PACKAGES = ("masakari-api", "masakari-engine", VERSION_PACKAGE)
-SERVICES = ("memcached", "haproxy", "apache2", "masakari-engine")
+ENGINE = "masakari-engine"
+SERVICES = ("memcached", "haproxy", "apache2", ENGINE)
 
 # flamingo's migration (13adff5efb9a) adds notifications.failover_segment_uuid without
 # filling it, while flamingo's and gazpacho's notification object refuses None there:

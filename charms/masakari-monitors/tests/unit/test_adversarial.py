@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 from monitors_config import MONITORS, PROCESS_FILE_KEYS, TUNABLES, ConfigError, load_config
 from openstack_charm_lib import hypervisors
 from openstack_charm_lib.network import is_hostname
-from openstack_charm_lib.relations import Credentials
+from openstack_charm_lib.relations.identity_credentials import Credentials
 from openstack_charm_testing import FakeHost
 from openstack_charm_testing import adversarial as adv
 from ops import testing

@@ -1,0 +1,103 @@
+"""Each relation's endpoint object: publish writes only its own bag, read never raises."""
+
+from __future__ import annotations
+
+import json
+
+import ops
+from openstack_charm_lib import hacluster, tls
+from openstack_charm_lib.relations import NotReady, Ready
+from openstack_charm_lib.relations.amqp import Amqp
+from openstack_charm_lib.relations.identity_credentials import IdentityCredentials
+from openstack_charm_lib.relations.identity_service import IdentityService
+from openstack_charm_lib.relations.shared_db import SharedDb
+from ops import testing
+
+META = {
+    "name": "principal",
+    "requires": {
+        name: {"interface": name, "limit": 1}
+        for name in ("shared-db", "amqp", "identity-service", "identity-credentials")
+        + ("certificates", "ha")
+    },
+}
+URLS = {"public": "http://p:1", "internal": "http://i:1", "admin": "http://a:1"}
+
+
+class Principal(ops.CharmBase):
+    """Publishes on every endpoint and keeps what each reader said."""
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        framework.observe(self.on.update_status, self._on_update)
+        self.read: dict[str, Ready | NotReady] = {}
+        self.history: dict | None = None
+
+    def _on_update(self, _event: ops.EventBase) -> None:
+        db, mq = SharedDb(self.model), Amqp(self.model)
+        ks, creds = IdentityService(self.model), IdentityCredentials(self.model)
+        db.publish("svc", "10.0.0.5")
+        mq.publish("svc", "svc")
+        ks.publish("svc", "RegionOne", URLS)
+        creds.publish("svc", "services")
+        endpoints = {"shared-db": db, "amqp": mq, "identity-service": ks}
+        endpoints["identity-credentials"] = creds
+        certificates = tls.Certificates(self.model)
+        certificates.publish({"host.maas": ["10.0.0.5"]})
+        self.read = {name: ep.read() for name, ep in endpoints.items()}
+        self.read["certificates"] = certificates.read(["host.maas"])
+        ha = hacluster.Ha(self.model)
+        settings = hacluster.HaSettings(service="svc", vips=("10.0.0.100",))
+        self.history = ha.publish(settings, {}, {})
+
+
+def run(*relations: testing.Relation) -> tuple[Principal, testing.State]:
+    ctx = testing.Context(Principal, meta=META)
+    with ctx(ctx.on.update_status(), testing.State(relations=set(relations))) as mgr:
+        out = mgr.run()
+        return mgr.charm, out
+
+
+def test_without_relations_nothing_is_published_and_each_reader_says_not_related():
+    charm, out = run()
+    assert not out.relations
+    assert charm.read == {name: NotReady(f"{name}: not related") for name in charm.read}
+    assert charm.history is None
+
+
+def test_each_endpoint_publishes_its_request_in_its_own_bag():
+    rels = {name: testing.Relation(name) for name in META["requires"]}
+    charm, out = run(*rels.values())
+    bags = {r.endpoint: r.local_unit_data for r in out.relations}
+    assert bags["shared-db"]["database"] == "svc"
+    assert bags["shared-db"]["hostname"] == "10.0.0.5"
+    assert bags["amqp"]["vhost"] == "svc"
+    assert bags["identity-service"]["admin_url"] == "http://a:1"
+    assert bags["identity-credentials"]["project"] == "services"
+    assert json.loads(bags["certificates"]["cert_requests"]) == {
+        "host.maas": {"sans": ["10.0.0.5"]}
+    }
+    assert "res_svc_haproxy" in json.loads(bags["ha"]["json_resources"])
+    assert charm.history is not None and "res_svc_haproxy" in charm.history["published"]
+    assert all(isinstance(r, NotReady) and "waiting" in r.reason for r in charm.read.values())
+
+
+def test_a_reader_names_the_field_another_application_got_wrong():
+    db = testing.Relation(
+        "shared-db",
+        remote_units_data={
+            0: {"db_host": "10.0.0.9\nx", "password": "pw", "allowed_units": "principal/0"}
+        },
+    )
+    charm, _ = run(db)
+    reason = charm.read["shared-db"]
+    assert isinstance(reason, NotReady) and "db_host" in reason.reason
+
+
+def test_ha_is_clustered_once_an_hacluster_unit_says_so():
+    ha = testing.Relation("ha", remote_units_data={0: {"clustered": "yes"}})
+    ctx = testing.Context(Principal, meta=META)
+    with ctx(ctx.on.update_status(), testing.State(relations={ha})) as mgr:
+        assert hacluster.Ha(mgr.charm.model).clustered
+    with ctx(ctx.on.update_status(), testing.State(relations={testing.Relation("ha")})) as mgr:
+        assert not hacluster.Ha(mgr.charm.model).clustered

@@ -8,43 +8,31 @@ running, as Juju and the machine would answer after deployment settled. ``peers`
 from __future__ import annotations
 
 import base64
+import sys
 from pathlib import Path
 
 import yaml
 from fake_juju import FakeRelation, UnitModel
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT / "lib") not in sys.path:
+    sys.path.append(str(ROOT / "lib"))  # the relations' answer builders
+
+from openstack_charm_lib.relations.amqp import rabbitmq_answer  # noqa: E402
+from openstack_charm_lib.relations.identity_credentials import credentials_answer  # noqa: E402
+from openstack_charm_lib.relations.identity_service import keystone_answer  # noqa: E402
+from openstack_charm_lib.relations.shared_db import mysql_answer  # noqa: E402
+
 MASAKARI_VERSION = "17.0.0-0ubuntu1"
-KEYSTONE = {
-    "service_host": "10.5.0.10",
-    "service_port": "5000",
-    "service_protocol": "http",
-    "auth_host": "10.5.0.11",
-    "auth_port": "35357",
-    "auth_protocol": "http",
-    "service_tenant": "services",
-    "service_tenant_id": "c0ffee",
-    "service_username": "masakari",
-    "service_password": "ks-secret-pw",
-    "service_domain": "service_domain",
-    "api_version": "3",
-}
-CREDENTIALS = {
-    "auth_host": "10.5.0.11",
-    "auth_port": "35357",
-    "auth_protocol": "http",
-    "credentials_host": "10.5.0.10",
-    "credentials_port": "5000",
-    "credentials_protocol": "http",
-    "credentials_username": "masakari-monitors",
-    "credentials_password": "monitor-secret-pw",
-    "credentials_project": "services",
-    "credentials_project_id": "c0ffee",
-    "credentials_user_domain_name": "service_domain",
-    "credentials_project_domain_name": "service_domain",
-    "api_version": "3",
-    "region": "RegionOne",
-}
+KEYSTONE = keystone_answer(
+    "http://10.5.0.10:5000", "ks-secret-pw", project_id="c0ffee", auth="http://10.5.0.11:35357"
+)
+CREDENTIALS = credentials_answer(
+    "http://10.5.0.10:5000",
+    "monitor-secret-pw",
+    project_id="c0ffee",
+    auth="http://10.5.0.11:35357",
+)
 # 512 fixed bytes: the benchmark's hacluster authkey.
 AUTHKEY = base64.b64encode(bytes(range(256)) * 2).decode()
 
@@ -74,20 +62,13 @@ def masakari(peers: int = 2, hypervisors: int = 0, segments: int = 1) -> UnitMod
             1,
             "shared-db",
             "masakari-mysql-router",
-            {
-                "masakari-mysql-router/0": {
-                    "db_host": "127.0.0.1",
-                    "db_port": "3306",
-                    "password": "db-secret-pw",
-                    "allowed_units": "masakari/0",
-                }
-            },
+            {"masakari-mysql-router/0": mysql_answer("db-secret-pw", "masakari/0")},
         ),
         FakeRelation(
             2,
             "amqp",
             "rabbitmq-server",
-            {"rabbitmq-server/0": {"hostname": "10.5.0.21", "password": "mq-secret-pw"}},
+            {"rabbitmq-server/0": rabbitmq_answer("10.5.0.21", "mq-secret-pw")},
         ),
         FakeRelation(3, "identity-service", "keystone", {"keystone/0": dict(KEYSTONE)}),
         FakeRelation(

@@ -46,7 +46,7 @@ class ReconcilingCharm(ops.CharmBase):
     def __init__(self, framework: ops.Framework):
         super().__init__(framework)
         self._stored.set_default(paused=False)
-        self.host = self._make_host()
+        self.host = self.make_host()
         framework.observe(self.on.pause_action, self._on_pause)
         framework.observe(self.on.resume_action, self._on_resume)
         framework.observe(self.on.restart_services_action, self._on_restart_services)
@@ -67,8 +67,8 @@ class ReconcilingCharm(ops.CharmBase):
             raise self._loaded_config
         return self._loaded_config  # type: ignore[return-value]
 
-    def _make_host(self) -> Host:
-        """The machine (unit tests substitute a FakeHost)."""
+    def make_host(self) -> Host:
+        """The machine the charm acts on (a test replaces this on the charm class)."""
         return Host()
 
     def observe_reconcile(self, events: Iterable[ops.BoundEvent]) -> None:

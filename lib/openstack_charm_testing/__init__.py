@@ -49,6 +49,8 @@ class FakeHost(Host):
         # package -> services its maintainer scripts (re)start when apt installs or upgrades
         # it, as deb-systemd-invoke does (a masked service is left alone).
         self.maintainer_starts: dict[str, list[str]] = {}
+        # Services systemd starts (the command succeeds) but whose process exits at once.
+        self.dies_on_start: set[str] = set()
 
     # -- files -------------------------------------------------------------
     def chown(self, path: Path, owner: str, group: str) -> None:
@@ -239,7 +241,7 @@ class FakeHost(Host):
         elif verb == "unmask":
             self.masked -= names
         elif verb in ("restart", "reload-or-restart", "start"):
-            self.running |= names
+            self.running |= names - self.dies_on_start
         elif verb == "stop":
             self.running -= names
         elif verb == "enable":
@@ -247,7 +249,7 @@ class FakeHost(Host):
         elif verb == "disable":
             self.enabled -= names
         if now and verb in ("enable",):
-            self.running |= names
+            self.running |= names - self.dies_on_start
         elif now and verb in ("disable", "mask"):
             self.running -= names
 

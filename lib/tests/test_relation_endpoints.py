@@ -7,10 +7,13 @@ import json
 import ops
 from openstack_charm_lib import hacluster, tls
 from openstack_charm_lib.relations import NotReady, Ready
-from openstack_charm_lib.relations.amqp import Amqp
-from openstack_charm_lib.relations.identity_credentials import IdentityCredentials
-from openstack_charm_lib.relations.identity_service import IdentityService
-from openstack_charm_lib.relations.shared_db import SharedDb
+from openstack_charm_lib.relations.amqp import Amqp, rabbitmq_answer
+from openstack_charm_lib.relations.identity_credentials import (
+    IdentityCredentials,
+    credentials_answer,
+)
+from openstack_charm_lib.relations.identity_service import IdentityService, keystone_answer
+from openstack_charm_lib.relations.shared_db import SharedDb, mysql_answer
 from ops import testing
 
 META = {
@@ -101,3 +104,39 @@ def test_ha_is_clustered_once_an_hacluster_unit_says_so():
         assert hacluster.Ha(mgr.charm.model).clustered
     with ctx(ctx.on.update_status(), testing.State(relations={testing.Relation("ha")})) as mgr:
         assert not hacluster.Ha(mgr.charm.model).clustered
+
+
+def test_each_answer_builder_writes_what_its_reader_accepts():
+    answers = {
+        "shared-db": mysql_answer("pw/1", "principal/0", host="10.0.0.9", port=3307),
+        "amqp": rabbitmq_answer("10.0.0.21", "mq-pw"),
+        "identity-service": keystone_answer(
+            "https://[fd00::10]:5000",
+            "ks-pw",
+            project_id="c0ffee",
+            auth="http://10.0.0.11:35357",
+            internal="http://10.1.0.10:5000",
+        ),
+        "identity-credentials": credentials_answer(
+            "http://10.0.0.10:5000", "mon-pw", project_id="c0ffee", auth="http://10.0.0.11:35357"
+        ),
+    }
+    rels = [testing.Relation(name, remote_units_data={0: data}) for name, data in answers.items()]
+    charm, _ = run(*rels)
+    db, mq = charm.read["shared-db"], charm.read["amqp"]
+    ks, creds = charm.read["identity-service"], charm.read["identity-credentials"]
+    assert isinstance(db, Ready) and isinstance(mq, Ready)
+    assert isinstance(ks, Ready) and isinstance(creds, Ready)
+    assert (db.info.host, db.info.port, db.info.password) == ("10.0.0.9", 3307, "pw/1")
+    assert mq.info.transport_url("svc", "svc").startswith("rabbit://svc:mq-pw@10.0.0.21:")
+    assert ks.info.url("service") == "https://[fd00::10]:5000"
+    assert ks.info.url("auth") == "http://10.0.0.11:35357"
+    assert ks.info.url("internal") == "http://10.1.0.10:5000"
+    assert (ks.info.username, ks.info.password, ks.info.project) == (
+        "masakari",
+        "ks-pw",
+        "services",
+    )
+    assert creds.info.auth_url == "http://10.0.0.11:35357/v3"
+    assert creds.info.get("credentials_password") == "mon-pw"
+    assert creds.info.get("region") == "RegionOne"

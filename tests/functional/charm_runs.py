@@ -22,6 +22,10 @@ from types import ModuleType
 import release_matrix
 from openstack_charm_lib import hypervisors
 from openstack_charm_lib.host import Host
+from openstack_charm_lib.relations.amqp import rabbitmq_answer
+from openstack_charm_lib.relations.identity_credentials import credentials_answer
+from openstack_charm_lib.relations.identity_service import keystone_answer
+from openstack_charm_lib.relations.shared_db import mysql_answer
 from openstack_charm_testing import FakeHost
 from ops import testing
 
@@ -73,7 +77,7 @@ def hacluster_decode(value: str):
 def _context(name: str, charm_class: str, host: FakeHost) -> testing.Context:
     module = load_charm(name)
     cls = getattr(module, charm_class)
-    cls._make_host = lambda self: host
+    cls.make_host = lambda self: host
     return testing.Context(cls)
 
 
@@ -143,37 +147,20 @@ def _masakari_relations(
 
     ``synced`` is the release the peers say the schema was migrated to (None: never).
     """
-    keystone = {
-        "service_host": "127.0.0.1",
-        "service_port": str(services["keystone_port"]),
-        "service_protocol": "http",
-        "auth_host": "127.0.0.1",
-        "auth_port": str(services["keystone_port"]),
-        "auth_protocol": "http",
-        "service_tenant": "services",
-        "service_tenant_id": services["project_id"],
-        "service_username": "masakari",
-        "service_password": services["masakari_password"],
-        "service_domain": "service_domain",
-        "api_version": "3",
-    }
+    keystone_url = f"http://127.0.0.1:{services['keystone_port']}"
+    keystone = keystone_answer(
+        keystone_url, services["masakari_password"], project_id=services["project_id"]
+    )
     return [
         testing.Relation(
             "shared-db",
             remote_units_data={
-                0: {
-                    "db_host": "127.0.0.1",
-                    "db_port": str(services["mysql_port"]),
-                    "password": services["db_password"],
-                    "allowed_units": "masakari/0",
-                }
+                0: mysql_answer(services["db_password"], "masakari/0", port=services["mysql_port"])
             },
         ),
         testing.Relation(
             "amqp",
-            remote_units_data={
-                0: {"hostname": "127.0.0.1", "password": services["rabbit_password"]}
-            },
+            remote_units_data={0: rabbitmq_answer("127.0.0.1", services["rabbit_password"])},
         ),
         testing.Relation("identity-service", remote_units_data={0: keystone}),
         testing.PeerRelation(
@@ -316,17 +303,17 @@ def register_hypervisors(
     ``bags`` maps a masakari-monitors application name to what its units published.
     The charm talks to the real keystone and masakari-api.
     """
-    load_charm("masakari")
+    module = load_charm("masakari")
     import masakari_api
 
     clients: list = []
-    real_client = masakari_api.MasakariApi
 
     def recording_client(*args, **kwargs):
-        clients.append(real_client(*args, **kwargs))
+        clients.append(masakari_api.MasakariApi(*args, **kwargs))
         return clients[-1]
 
-    masakari_api.MasakariApi = recording_client
+    cls = module.MasakariCharm
+    cls.api_factory = recording_client
     try:
         ctx = _context("masakari", "MasakariCharm", _masakari_host(root))
         state = _masakari_state(services, config or {}, _hosts_relations(bags), app_data)
@@ -334,7 +321,7 @@ def register_hypervisors(
         out = ctx.run(ctx.on.update_status(), state)
         seconds = time.monotonic() - started
     finally:
-        masakari_api.MasakariApi = real_client
+        cls.api_factory = masakari_api.MasakariApi
     peers = next(r for r in out.relations if r.endpoint == "cluster")
     calls = sum((c.calls for c in clients), collections.Counter())
     return RegistrationPass(
@@ -392,22 +379,11 @@ def run_masakari_monitors(
     )
     host.running.add("pacemaker_remote")
     ctx = _context("masakari-monitors", "MasakariMonitorsCharm", host)
-    credentials = {
-        "auth_host": "127.0.0.1",
-        "auth_port": str(services["keystone_port"]),
-        "auth_protocol": "http",
-        "credentials_host": "127.0.0.1",
-        "credentials_port": str(services["keystone_port"]),
-        "credentials_protocol": "http",
-        "credentials_username": "masakari-monitors",
-        "credentials_password": services["monitors_password"],
-        "credentials_project": "services",
-        "credentials_project_id": services["project_id"],
-        "credentials_user_domain_name": "service_domain",
-        "credentials_project_domain_name": "service_domain",
-        "api_version": "3",
-        "region": "RegionOne",
-    }
+    credentials = credentials_answer(
+        f"http://127.0.0.1:{services['keystone_port']}",
+        services["monitors_password"],
+        project_id=services["project_id"],
+    )
     state = testing.State(
         config=config,
         relations=[

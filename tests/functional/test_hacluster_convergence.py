@@ -66,8 +66,8 @@ class MasakariUnit:
 
     def hook(self, vips: list[str] | None = None) -> dict[str, str]:
         """config-changed (with new VIPs) or update-status; the ha bag it leaves."""
-        original = fx.charm.MasakariCharm._make_host
-        fx.charm.MasakariCharm._make_host = lambda _self: self._host
+        original = fx.charm.MasakariCharm.make_host
+        fx.charm.MasakariCharm.make_host = lambda _self: self._host
         try:
             if vips is None:
                 self.state = self.ctx.run(self.ctx.on.update_status(), self.state)
@@ -75,7 +75,7 @@ class MasakariUnit:
                 state = dataclasses.replace(self.state, config={"vip": " ".join(vips)})
                 self.state = self.ctx.run(self.ctx.on.config_changed(), state)
         finally:
-            fx.charm.MasakariCharm._make_host = original
+            fx.charm.MasakariCharm.make_host = original
         return self.bag()
 
     def bag(self) -> dict[str, str]:

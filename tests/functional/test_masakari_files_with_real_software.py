@@ -72,7 +72,7 @@ def render(tmp_path, monkeypatch, config, release="caracal") -> FakeHost:
     installed = PACKAGE_VERSIONS | dict.fromkeys(MASAKARI_PACKAGES, version)
     host = FakeHost(tmp_path / "root", available=installed, service_ports=SERVICE_PORTS)
     host.installed.update(installed)
-    monkeypatch.setattr(charm.MasakariCharm, "_make_host", lambda self: host)
+    monkeypatch.setattr(charm.MasakariCharm, "make_host", lambda self: host)
     ctx = testing.Context(charm.MasakariCharm)
     peers = {1: {"private-address": "10.5.0.51"}}
     out = ctx.run(

@@ -1,25 +1,154 @@
-"""What the masakari charm does on its machine besides writing files and running services.
+"""What the masakari charm does on its machine once config and relations are read.
 
-The Apache sites (the charm's WSGI site on, the package's off, the TLS frontend as TLS
-is configured), the system trust store, and the schema migration of a release
-(``masakari-manage db sync``, then the segment backfill a release needs). Each returns
-what went wrong as text for the status (the sites: the charm's error boundary does); a
-failed command is retried by the next hook.
+:class:`Machine` runs the workload's part of a pass: it writes the files whose content
+changed, keeps the restarts they call for until they can happen, updates the system
+trust store when the charm's CA changed, migrates the schema once per release (on the
+leader), and starts or restarts the services; masakari-engine only on a migrated
+schema. The functions below it switch the Apache sites (the charm's WSGI site on, the
+package's off, the TLS frontend as TLS is configured), rebuild the trust store and run
+the migration (``masakari-manage db sync``, then the segment backfill a release needs).
+What goes wrong becomes text for the status; a failed command is retried by the next hook.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
+from typing import Protocol
 
 import masakari_workload as wl
+from masakari_status import Outcome
+from openstack_charm_lib import services
 from openstack_charm_lib.charm_base import failure_message
 from openstack_charm_lib.host import CommandError, Host
+from openstack_charm_lib.rendering import Renderer, apply_when_changed
+from peers import Peers
 
 logger = logging.getLogger(__name__)
 
 _ENABLED = "/etc/apache2/sites-enabled/{}.conf"
 _AVAILABLE = "/etc/apache2/sites-available/{}.conf"
 TLS_MODULES = ("ssl", "proxy", "proxy_http", "headers")
+
+
+class MachineRecord(Protocol):
+    """What the unit remembers between hooks about its machine (the charm's stored state)."""
+
+    stats_password: str  # haproxy's statistics page
+    pending_restarts: list[str]  # services whose inputs changed but that have not restarted
+    rendered: dict  # digests of the files as last written
+    code_versions: str  # the masakari packages the running processes were started on
+    ca_update_pending: bool  # the charm's CA changed but the trust store was not rebuilt
+
+
+class Machine:
+    """The workload's part of a pass, on ``host``."""
+
+    def __init__(self, host: Host, record: MachineRecord, renderer: Renderer, peers: Peers):
+        self._host = host
+        self._record = record
+        self._renderer = renderer
+        self._peers = peers
+
+    def stats_password(self) -> str:
+        """Haproxy's statistics password, made once per unit."""
+        if not self._record.stats_password:
+            self._record.stats_password = secrets.token_urlsafe(24)
+        return str(self._record.stats_password)
+
+    def restart_later(self, service: str) -> None:
+        """Restart ``service`` when the pass can, even if no file of it changes."""
+        self._record.pending_restarts = sorted({*self._record.pending_restarts, service})
+
+    def apply(
+        self, inputs: wl.WorkloadInputs, outcome: Outcome, *, leader: bool, paused: bool
+    ) -> None:
+        """Files, trust store, schema and services as ``inputs`` ask."""
+        applied = apply_when_changed(
+            self._host,
+            self._record.rendered,
+            [inputs, self._renderer.digest()],
+            lambda: wl.build_files(inputs, self._renderer),
+        )
+        # Restarts that could not happen yet (paused, schema not migrated, a failed
+        # command below) are kept until they can: the files will not change again.
+        pending = {*self._record.pending_restarts, *applied.restarts}
+        self._record.pending_restarts = sorted(pending)
+        if not self._trust_store_current(wl.CHARM_CA in applied.changed, outcome):
+            return
+        # New package versions bring new code, which running processes load only on restart.
+        versions = outcome.installed.versions
+        code_versions = ",".join(f"{p}={versions.get(p)}" for p in wl.CODE_PACKAGES)
+        if code_versions != self._record.code_versions:
+            pending.update(wl.CODE_SERVICES)
+        outcome.to_restart = [s for s in wl.SERVICES if s in pending]
+        synced = outcome.synced = self._database_synced(outcome, leader)
+        self._run_services(synced, pending, outcome, paused)
+        self._record.pending_restarts = sorted(pending)
+        self._record.code_versions = code_versions
+
+    def stop_engine(self) -> None:
+        """Stop masakari-engine: it must not act on relations that are not ready."""
+        services.ensure_stopped(self._host, wl.ENGINE)
+
+    def converge_sites(self, tls_on: bool, outcome: Outcome, paused: bool) -> None:
+        """Our WSGI site enabled, the package's disabled, TLS frontend as configured."""
+        changed = converge_sites(self._host, tls_on)
+        if changed and not paused and "apache2" not in outcome.to_restart:
+            if services.is_running(self._host, "apache2"):
+                services.restart(self._host, "apache2")
+                outcome.to_restart.append("apache2")
+
+    def _trust_store_current(self, ca_changed: bool, outcome: Outcome) -> bool:
+        """Whether the system trust store holds the CA the charm wrote (updated if not)."""
+        if ca_changed:
+            self._record.ca_update_pending = True
+        if not self._record.ca_update_pending:
+            return True
+        problem = update_trust_store(self._host)
+        if problem:
+            outcome.blocked.append(problem)
+            return False
+        self._record.ca_update_pending = False
+        return True
+
+    def _run_services(
+        self, synced: bool, pending: set[str], outcome: Outcome, paused: bool
+    ) -> None:
+        """Start what should run and restart ``pending``; the engine only on a synced schema."""
+        if not synced:
+            services.mask(self._host, wl.ENGINE)
+        elif not paused:
+            services.unmask(self._host, wl.ENGINE)
+        if paused:
+            return
+        wanted = [s for s in wl.SERVICES if synced or s != wl.ENGINE]
+        for service in services.converge(self._host, wanted, pending):
+            logger.error("could not start %s", service)
+            outcome.blocked.append(f"Failed to start {service}; see its journal")
+
+    def _database_synced(self, outcome: Outcome, leader: bool) -> bool:
+        """Run the leader's db sync once per release; True when the schema is current."""
+        release = outcome.installed.release
+        if not self._peers.joined:
+            outcome.waiting.append("waiting for the peer relation")
+            return False
+        if release is None:
+            outcome.blocked.append(
+                f"cannot tell the OpenStack release: {wl.VERSION_PACKAGE} is not installed"
+            )
+            return False
+        if self._peers.synced_release() == release:
+            return True
+        if not leader:
+            outcome.waiting.append(f"waiting for the leader to migrate the database to {release}")
+            return False
+        problem = migrate_schema(self._host, release)
+        if problem:
+            outcome.blocked.append(problem)
+            return False
+        self._peers.record_synced(release)
+        return True
 
 
 def converge_sites(host: Host, tls_on: bool) -> bool:

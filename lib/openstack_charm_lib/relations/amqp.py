@@ -75,3 +75,11 @@ class Amqp(Endpoint):
             if ssl_ca is None:
                 return NotReady(problem(self.name, ssl[0], "ssl_ca", "base64-encoded PEM"))
         return Ready(Messaging(tuple(sorted(servers.items())), port, ssl_ca))
+
+
+def rabbitmq_answer(hostname: str, password: str) -> dict[str, str]:
+    """What one rabbitmq-server unit writes on amqp once it created the user.
+
+    For tests, demos and benchmarks that stand in for rabbitmq-server.
+    """
+    return {"hostname": hostname, "password": password}

@@ -15,6 +15,7 @@ import binascii
 import dataclasses
 from collections.abc import Mapping
 from typing import Generic, TypeVar
+from urllib.parse import urlsplit
 
 import ops
 
@@ -112,3 +113,20 @@ def check_fields(
             if data.get(name) and not valid(data[name]):
                 return NotReady(problem(relation, unit, name, expected))
     return None
+
+
+def url_sides(**sides: str | None) -> dict[str, str]:
+    """``<side>_host``, ``_port`` and ``_protocol`` keys of each ``side=URL`` given.
+
+    Keystone's charm writes where each of its sides is served this way; the answer
+    builders of the keystone relations share it.
+    """
+    data = {}
+    for side, url in sides.items():
+        if url is None:
+            continue
+        parts = urlsplit(url)
+        data[f"{side}_host"] = parts.hostname or ""
+        data[f"{side}_port"] = str(parts.port or "")
+        data[f"{side}_protocol"] = parts.scheme
+    return data

@@ -15,7 +15,7 @@ import ops
 
 from ..fields import problem
 from ..network import format_host
-from .common import Endpoint, NotReady, Ready, check_fields, read_ca, remote_units
+from .common import Endpoint, NotReady, Ready, check_fields, read_ca, remote_units, url_sides
 
 _REQUIRED = (
     "credentials_host",
@@ -102,3 +102,32 @@ class IdentityCredentials(Endpoint):
                 return NotReady(problem(self.name, unit, "ca_cert", "PEM or base64-encoded PEM"))
             return Ready(Credentials(dict(data), ca))
         return NotReady(f"{self.name}: waiting for keystone to create the user")
+
+
+def credentials_answer(
+    credentials: str,
+    password: str,
+    *,
+    project_id: str,
+    auth: str | None = None,
+    username: str = "masakari-monitors",
+    project: str = "services",
+    domain: str = "service_domain",
+    region: str = "RegionOne",
+) -> dict[str, str]:
+    """What keystone writes on identity-credentials for the user it created.
+
+    ``credentials`` and ``auth`` (default: ``credentials``) are the URLs of keystone's
+    sides. For tests, demos and benchmarks that stand in for keystone.
+    """
+    return {
+        **url_sides(auth=auth or credentials, credentials=credentials),
+        "credentials_username": username,
+        "credentials_password": password,
+        "credentials_project": project,
+        "credentials_project_id": project_id,
+        "credentials_user_domain_name": domain,
+        "credentials_project_domain_name": domain,
+        "api_version": "3",
+        "region": region,
+    }

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import ops
 
 from ..network import format_host
-from .common import Endpoint, NotReady, Ready, check_fields, remote_units
+from .common import Endpoint, NotReady, Ready, check_fields, remote_units, url_sides
 
 _REQUIRED = (
     "service_host",
@@ -111,3 +111,30 @@ class IdentityService(Endpoint):
                 )
                 return bad or Ready(Keystone(dict(data)))
         return NotReady(f"{self.name}: waiting for keystone to register the service")
+
+
+def keystone_answer(
+    service: str,
+    password: str,
+    *,
+    project_id: str,
+    auth: str | None = None,
+    internal: str | None = None,
+    username: str = "masakari",
+    project: str = "services",
+    domain: str = "service_domain",
+) -> dict[str, str]:
+    """What keystone writes on identity-service for the service user it created.
+
+    ``service``, ``auth`` (default: ``service``) and ``internal`` are the URLs of
+    keystone's sides. For tests, demos and benchmarks that stand in for keystone.
+    """
+    return {
+        **url_sides(service=service, auth=auth or service, internal=internal),
+        "service_tenant": project,
+        "service_tenant_id": project_id,
+        "service_username": username,
+        "service_password": password,
+        "service_domain": domain,
+        "api_version": "3",
+    }

@@ -72,3 +72,18 @@ class SharedDb(Endpoint):
             port = port_number(data.get("db_port", ""))
             return Ready(Database(data["db_host"], port, data["password"], ssl_ca))
         return NotReady(f"{self.name}: waiting for database credentials")
+
+
+def mysql_answer(
+    password: str, allowed_units: str, *, host: str = "127.0.0.1", port: int = 3306
+) -> dict[str, str]:
+    """What mysql-router (or percona-cluster) writes on shared-db once it granted the user.
+
+    For tests, demos and benchmarks that stand in for the database side.
+    """
+    return {
+        "db_host": host,
+        "db_port": str(port),
+        "password": password,
+        "allowed_units": allowed_units,
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import charm
 import pytest
+from openstack_charm_lib.relations.identity_credentials import credentials_answer
 from openstack_charm_testing import FakeHost
 from ops import testing
 
@@ -14,22 +15,12 @@ PACKAGES = {
     "masakari-introspective-instance-monitor": "17.0.0-0ubuntu1",
     "masakari-process-monitor": "17.0.0-0ubuntu1",
 }
-CREDENTIALS = {
-    "auth_host": "10.5.0.10",
-    "auth_port": "35357",
-    "auth_protocol": "http",
-    "credentials_host": "10.5.0.10",
-    "credentials_port": "5000",
-    "credentials_protocol": "http",
-    "credentials_username": "masakari-monitors",
-    "credentials_password": "monitor-secret-pw",
-    "credentials_project": "services",
-    "credentials_project_id": "c0ffee",
-    "credentials_user_domain_name": "service_domain",
-    "credentials_project_domain_name": "service_domain",
-    "api_version": "3",
-    "region": "RegionOne",
-}
+CREDENTIALS = credentials_answer(
+    "http://10.5.0.10:5000",
+    "monitor-secret-pw",
+    project_id="c0ffee",
+    auth="http://10.5.0.10:35357",
+)
 NOVA_CONF_FQDN = (
     "[DEFAULT]\nhost = compute-1.maas\nstate_path = /var/lib/nova\n[libvirt]\nhost = x\n"
 )
@@ -47,7 +38,7 @@ OPT_NAMESPACES = [
 def host(tmp_path, monkeypatch):
     fake = FakeHost(tmp_path, fqdn=FQDN, available=PACKAGES)
     fake.unit_groups = {"masakari-host-monitor": "masakari"}
-    monkeypatch.setattr(charm.MasakariMonitorsCharm, "_make_host", lambda self: fake)
+    monkeypatch.setattr(charm.MasakariMonitorsCharm, "make_host", lambda self: fake)
     return fake
 
 

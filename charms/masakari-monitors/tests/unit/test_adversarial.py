@@ -415,7 +415,7 @@ def test_any_sequence_of_hostile_input_gives_a_status_and_a_valid_file(
 ):
     adv.fast_scenario(monkeypatch)
     host = make_host(nova, pacemaker)
-    monkeypatch.setattr(charm.MasakariMonitorsCharm, "_make_host", lambda self: host)
+    monkeypatch.setattr(charm.MasakariMonitorsCharm, "make_host", lambda self: host)
     spy = Spy()
     monkeypatch.setattr(wl, "conf_sections", spy)
     with TALLY.case() as case:
@@ -448,7 +448,7 @@ def test_any_sequence_of_hostile_input_gives_a_status_and_a_valid_file(
 @pytest.mark.parametrize("action", ["pause", "resume", "restart-services"])
 def test_actions_never_raise_and_never_print_the_password(monkeypatch, action):
     host = make_host(NOVA_CONF_FQDN.encode(), True)
-    monkeypatch.setattr(charm.MasakariMonitorsCharm, "_make_host", lambda self: host)
+    monkeypatch.setattr(charm.MasakariMonitorsCharm, "make_host", lambda self: host)
     step = {
         "event": "config_changed",
         "config": {},

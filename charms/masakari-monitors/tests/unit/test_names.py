@@ -220,7 +220,7 @@ def test_active_exactly_when_every_known_name_is_nova_host(
     host.installed.update(PACKAGES)
     host.running.add("pacemaker_remote")
     host.write_file(wl.NOVA_CONF, NOVA_SHORT if nova is None else f"[DEFAULT]\nhost = {nova}\n")
-    monkeypatch.setattr(charm.MasakariMonitorsCharm, "_make_host", lambda self: host)
+    monkeypatch.setattr(charm.MasakariMonitorsCharm, "make_host", lambda self: host)
     config = {"hostname": hostname, "enable-host-monitor": host_monitor}
     ctx = testing.Context(charm.MasakariMonitorsCharm)
     out = ctx.run(

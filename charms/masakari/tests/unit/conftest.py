@@ -7,6 +7,9 @@ import json
 
 import charm
 import pytest
+from openstack_charm_lib.relations.amqp import rabbitmq_answer
+from openstack_charm_lib.relations.identity_service import keystone_answer
+from openstack_charm_lib.relations.shared_db import mysql_answer
 from openstack_charm_testing import FakeHost
 from openstack_charm_testing.adversarial import pytest_terminal_summary  # noqa: F401
 from openstack_charm_testing.pki import pki
@@ -45,32 +48,17 @@ OPT_NAMESPACES = [
     "oslo.concurrency",
 ]
 
-KEYSTONE_DATA = {
-    "service_host": "10.5.0.10",
-    "service_protocol": "http",
-    "service_port": "5000",
-    "auth_host": "10.5.0.11",
-    "auth_protocol": "http",
-    "auth_port": "35357",
-    "internal_host": "10.6.0.10",
-    "internal_protocol": "http",
-    "internal_port": "5000",
-    "service_tenant": "services",
-    "service_tenant_id": "c0ffee",
-    "service_username": "masakari",
-    "service_password": "ks-secret-pw",
-    "service_domain": "service_domain",
-    "api_version": "3",
-}
-DB_DATA = {
-    "db_host": "127.0.0.1",
-    "db_port": "3306",
-    "password": "db-secret/pw",
-    "allowed_units": UNIT,
-}
+KEYSTONE_DATA = keystone_answer(
+    "http://10.5.0.10:5000",
+    "ks-secret-pw",
+    project_id="c0ffee",
+    auth="http://10.5.0.11:35357",
+    internal="http://10.6.0.10:5000",
+)
+DB_DATA = mysql_answer("db-secret/pw", UNIT)
 AMQP_UNITS = {
-    0: {"hostname": "10.5.0.21", "password": "mq-secret-pw"},
-    1: {"hostname": "10.5.0.20", "password": "mq-secret-pw"},
+    0: rabbitmq_answer("10.5.0.21", "mq-secret-pw"),
+    1: rabbitmq_answer("10.5.0.20", "mq-secret-pw"),
 }
 
 CA_PEM, CERT_PEM, KEY_PEM = (pki()[name] for name in ("ca", "cert", "key"))
@@ -90,7 +78,7 @@ def host(tmp_path, monkeypatch):
         available=PACKAGE_VERSIONS,
         service_ports=SERVICE_PORTS,
     )
-    monkeypatch.setattr(charm.MasakariCharm, "_make_host", lambda self: fake)
+    monkeypatch.setattr(charm.MasakariCharm, "make_host", lambda self: fake)
     return fake
 
 
@@ -207,14 +195,13 @@ def decoded(data: dict[str, str]) -> dict:
 @pytest.fixture
 def fake(monkeypatch):
     """A fake masakari (and nova) that the charm's API client talks to."""
-    import masakari_api
     from fake_masakari_api import FakeMasakari
+    from masakari_api import MasakariApi
 
     api = FakeMasakari()
 
     def client(credentials, page_size):
-        return real(credentials, page_size=page_size, transport=api)
+        return MasakariApi(credentials, page_size=page_size, transport=api)
 
-    real = masakari_api.MasakariApi
-    monkeypatch.setattr(masakari_api, "MasakariApi", client)
+    monkeypatch.setattr(charm.MasakariCharm, "api_factory", client)
     return api

@@ -210,13 +210,14 @@ def test_list_notifications_refuses_a_span_it_cannot_read(ctx, installed, fake, 
 
 
 def masakari_api_client(fake):
+    import charm
     import masakari_api
 
     creds = masakari_api.Credentials(
         "http://10.5.0.11:35357", "masakari", "ks-secret-pw", "d", "services", "d",
         "RegionOne", "public",
     )  # fmt: skip
-    return masakari_api.MasakariApi(creds, 1000)  # the fixture's client on the fake
+    return charm.MasakariCharm.api_factory(creds, page_size=1000)  # the fixture's client
 
 
 def test_every_other_action_of_the_charm_has_its_own_handler():

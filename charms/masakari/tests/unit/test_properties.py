@@ -279,7 +279,7 @@ def records(monkeypatch):
 def make_host(monkeypatch) -> FakeHost:
     host = FakeHost(tempfile.mkdtemp(), available=PACKAGE_VERSIONS, service_ports=SERVICE_PORTS)
     host.installed.update(PACKAGE_VERSIONS)
-    monkeypatch.setattr(charm.MasakariCharm, "_make_host", lambda self: host)
+    monkeypatch.setattr(charm.MasakariCharm, "make_host", lambda self: host)
     return host
 
 

@@ -20,7 +20,7 @@ def host(tmp_path, monkeypatch):
     fake = FakeHost(
         tmp_path, fqdn=FQDN, available=PACKAGES, service_ports={"pacemaker_remote": [3121]}
     )
-    monkeypatch.setattr(charm.PacemakerRemoteCharm, "_make_host", lambda self: fake)
+    monkeypatch.setattr(charm.PacemakerRemoteCharm, "make_host", lambda self: fake)
     return fake
 
 

@@ -254,7 +254,7 @@ def make_host(resolvable) -> FakeHost:
 def test_any_sequence_of_hostile_input_gives_a_status_and_a_usable_bag(monkeypatch, steps, broken):
     adv.fast_scenario(monkeypatch)
     host = make_host(steps[0]["resolvable"])
-    monkeypatch.setattr(charm.PacemakerRemoteCharm, "_make_host", lambda self: host)
+    monkeypatch.setattr(charm.PacemakerRemoteCharm, "make_host", lambda self: host)
     with TALLY.case() as case:
         out = None
         for step in steps:
@@ -286,7 +286,7 @@ def test_any_sequence_of_hostile_input_gives_a_status_and_a_usable_bag(monkeypat
 @pytest.mark.parametrize("action", ["pause", "resume", "restart-services"])
 def test_actions_never_raise_and_never_print_the_key(monkeypatch, action):
     host = make_host([FQDN])
-    monkeypatch.setattr(charm.PacemakerRemoteCharm, "_make_host", lambda self: host)
+    monkeypatch.setattr(charm.PacemakerRemoteCharm, "make_host", lambda self: host)
     step = {"event": "config_changed", "config": {}, "units": {0: {"pacemaker-key": KEY_B64}}}
     ctx = testing.Context(charm.PacemakerRemoteCharm)
     out = ctx.run(ctx.on.config_changed(), build_state(step, None))

@@ -158,16 +158,6 @@ def synced(release: str = "caracal") -> dict[str, str]:
     return {"db-synced-release": release}
 
 
-def stored(**content) -> testing.StoredState:
-    base = {
-        "paused": False,
-        "stats_password": "statspw",
-        "applied_origin": "distro",
-        "pending_restarts": [],
-    }
-    return testing.StoredState(owner_path="MasakariCharm", content=base | content)
-
-
 def full_state(
     *, leader=True, config=None, extra=(), peers=None, app_data=None, **kw
 ) -> testing.State:
@@ -183,7 +173,6 @@ def full_state(
         config=config or {},
         relations=rels,
         networks=networks(),
-        stored_states=[stored()],
         **kw,
     )
 

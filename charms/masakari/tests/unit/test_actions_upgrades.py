@@ -7,22 +7,12 @@ import dataclasses
 import masakari_workload as wl
 import ops
 import pytest
-from conftest import MASAKARI_PACKAGES, full_state, stored, synced
+from conftest import MASAKARI_PACKAGES, full_state, synced
 from ops import testing
 
 DALMATIAN = "18.0.0-0ubuntu1~cloud0"
 ENGINE = "masakari-engine"
 DB_SYNC = ["masakari-manage", "--config-file", wl.MASAKARI_CONF, "db", "sync"]
-
-
-def with_stored(state, **content):
-    return testing.State(
-        leader=state.leader,
-        config=state.config,
-        relations=state.relations,
-        networks=state.networks,
-        stored_states=[stored(**content)],
-    )
 
 
 def active(ctx, host, **kw):
@@ -190,9 +180,9 @@ def test_openstack_upgrade_refused_without_action_managed_upgrade(ctx, installed
 
 def test_downgrade_is_refused(ctx, installed):
     installed.installed["masakari-common"] = DALMATIAN
-    state = with_stored(
-        full_state(config={"openstack-origin": "caracal"}), applied_origin="dalmatian"
-    )
+    dalmatian = full_state(config={"openstack-origin": "dalmatian"})
+    applied = ctx.run(ctx.on.config_changed(), dalmatian)
+    state = dataclasses.replace(applied, config={"openstack-origin": "caracal"})
     out = ctx.run(ctx.on.config_changed(), state)
     assert out.unit_status == ops.BlockedStatus(
         "openstack-origin caracal is older than the installed dalmatian: "

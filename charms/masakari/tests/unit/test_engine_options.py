@@ -6,6 +6,7 @@ Files are rendered by a config-changed run and read back with configparser.
 from __future__ import annotations
 
 import configparser
+import dataclasses
 from pathlib import Path
 
 import charm
@@ -28,8 +29,16 @@ def install_release(host, release: str) -> None:
 
 
 def run(ctx, host, config, release="caracal"):
+    """Render with ``config`` on ``release``'s packages, the charm's origin already applied.
+
+    The charm applies its (default) origin on caracal's packages first; the packages then
+    move to ``release`` the way an operator's own apt run would move them.
+    """
+    install_release(host, "caracal")
+    applied = ctx.run(ctx.on.config_changed(), full_state(app_data=synced(release)))
     install_release(host, release)
-    out = ctx.run(ctx.on.config_changed(), full_state(config=config, app_data=synced(release)))
+    host.remove_file(wl.MASAKARI_CONF)  # so that "writes nothing" can be seen
+    out = ctx.run(ctx.on.config_changed(), dataclasses.replace(applied, config=config))
     conf = None
     if host.exists(wl.MASAKARI_CONF):
         conf = configparser.ConfigParser(interpolation=None)

@@ -18,7 +18,6 @@ from conftest import (
     ha_relation,
     keystone_relation,
     networks,
-    stored,
     synced,
 )
 from ops import testing
@@ -282,7 +281,6 @@ def test_missing_peer_relation_waits(ctx, installed):
         leader=True,
         relations=[db_relation(), amqp_relation(), keystone_relation()],
         networks=networks(),
-        stored_states=[stored()],
     )
     out = ctx.run(ctx.on.config_changed(), state)
     assert out.unit_status == ops.WaitingStatus("waiting for the peer relation")

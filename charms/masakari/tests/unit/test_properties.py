@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 import shutil
 import subprocess
 import tempfile
@@ -37,7 +38,6 @@ from conftest import (
     SERVICE_PORTS,
     b64,
     networks,
-    stored,
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -52,7 +52,6 @@ SPEC = yaml.load(
     (Path(charm.__file__).parents[1] / "charmcraft.yaml").read_text(), Loader=yaml.CSafeLoader
 )
 HAPROXY = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin")
-STATS_PASSWORD = "statspw-0123456789"
 
 
 def cases(n: int) -> settings:
@@ -192,7 +191,7 @@ class Case:
     ha: dict | None
 
     def secrets(self) -> list[str]:
-        values = [STATS_PASSWORD, KEY_PEM.splitlines()[1], "s3cret-origin"]
+        values = [KEY_PEM.splitlines()[1], "s3cret-origin"]
         values.append(self.db.get("password", ""))
         values += [u.get("password", "") for u in self.amqp]
         values += [u.get("service_password", "") for u in self.keystone]
@@ -235,7 +234,6 @@ class Case:
             config=config,
             relations=rels,
             networks=networks(),
-            stored_states=[stored(stats_password=STATS_PASSWORD)],
         )
 
 
@@ -355,6 +353,12 @@ def check_files(case: adv.Case, host: FakeHost, meant: dict | None, secrets: lis
             case.file(rel, lambda t=text: _pem_parses(t))
 
 
+def stats_passwords(host: FakeHost, known: list[str]) -> list[str]:
+    """The haproxy statistics password the charm generated, when it is new to ``known``."""
+    found = re.search(r"stats auth admin:(\S+)", host.read_text(wl.HAPROXY_CFG) or "")
+    return [found.group(1)] if found and found.group(1) not in known else []
+
+
 def _not_world_readable(path: Path) -> None:
     if path.stat().st_mode & 0o007:
         raise AssertionError("a file holding a secret is world-readable")
@@ -395,6 +399,7 @@ def play(monkeypatch, records: Records, case: Case, events: list[str]) -> None:
         for event in events:
             records.lines.clear()
             state = run(ctx, event, state)
+            secrets += stats_passwords(host, secrets)
             status = state.unit_status
             assert isinstance(status, ops.StatusBase)
             outputs = [status.message, *records.lines, json.dumps(ctx.action_results or {})]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import masakari_workload as wl
 import ops
@@ -282,7 +283,7 @@ def test_package_site_is_disabled(ctx, installed):
 def test_haproxy_backends_include_every_peer(ctx, installed):
     peers = {1: {"private-address": "10.5.0.51"}, 2: {"ingress-address": "10.5.0.52"}}
     state = full_state(config={"vip": VIP}, extra=[ha_relation()], peers=peers, app_data=synced())
-    ctx.run(ctx.on.config_changed(), state)
+    out = ctx.run(ctx.on.config_changed(), state)
     cfg = installed.read_text(wl.HAPROXY_CFG)
     assert "bind *:15868" in cfg
     for unit, address in (
@@ -291,8 +292,11 @@ def test_haproxy_backends_include_every_peer(ctx, installed):
         ("masakari-2", "10.5.0.52"),
     ):
         assert f"server {unit} {address}:15858 check" in cfg
-    assert "stats auth admin:statspw" in cfg
+    # The statistics password is generated once (32 URL-safe characters) and then kept.
+    assert re.search(r"^\s*stats auth admin:[A-Za-z0-9_-]{32}$", cfg, re.MULTILINE)
     assert installed.owner_of(wl.HAPROXY_CFG) == ("root", "haproxy", 0o640)
+    ctx.run(ctx.on.update_status(), out)
+    assert installed.read_text(wl.HAPROXY_CFG) == cfg
 
 
 def test_haproxy_backend_per_network_with_acl(ctx, installed):

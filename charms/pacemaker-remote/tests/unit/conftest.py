@@ -59,22 +59,11 @@ def remote_network(address: str = "10.5.0.21") -> testing.Network:
     )
 
 
-def state(*, config=None, relation=None, with_relation=True, stored=None) -> testing.State:
+def state(*, config=None, relation=None, with_relation=True) -> testing.State:
     rels = [container()]
     if with_relation:
         rels.append(relation if relation is not None else hacluster())
-    stored_states = []
-    if stored:
-        content = {"paused": False, "sources_updated": True} | stored
-        stored_states.append(
-            testing.StoredState(owner_path="PacemakerRemoteCharm", content=content)
-        )
-    return testing.State(
-        config=config or {},
-        relations=rels,
-        networks=[remote_network()],
-        stored_states=stored_states,
-    )
+    return testing.State(config=config or {}, relations=rels, networks=[remote_network()])
 
 
 def published(out) -> dict[str, str]:

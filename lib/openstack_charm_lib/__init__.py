@@ -4,10 +4,10 @@ Staged into each charm's ``lib/`` by ``tools/stage_lib.py``; charms import it as
 ``openstack_charm_lib``. Modules: ``host`` (files, commands, facts of the machine),
 ``apt`` (packages and install sources), ``releases`` (OpenStack/Ubuntu release tables),
 ``rendering`` (templates, change detection, restart map), ``services`` (systemd),
-``status`` (one honest status), ``relations`` (one module per OpenStack relation),
+``status`` (one honest status), ``relations`` (one module per relation),
 ``hacluster`` (the ``ha`` relation payload), ``network`` (addresses and endpoints),
 ``tls`` (certificate requests and files), ``config_flags`` (section-aware overrides),
-``hypervisors`` (the masakari-host registration protocol), ``pacemaker_node`` (the
+``pacemaker_node`` (the
 Pacemaker node name pacemaker-remote tells masakari-monitors), ``policy_overrides``
 (the ``policyd-override`` resource of oslo.policy rules), ``fields`` and ``pem``
 (checks of relation fields and PEM material), ``actions`` and ``charm_base`` (the

@@ -20,8 +20,8 @@ from pathlib import Path
 from types import ModuleType
 
 import release_matrix
-from openstack_charm_lib import hypervisors
 from openstack_charm_lib.host import Host
+from openstack_charm_lib.relations import masakari_host
 from openstack_charm_lib.relations.amqp import rabbitmq_answer
 from openstack_charm_lib.relations.identity_credentials import credentials_answer
 from openstack_charm_lib.relations.identity_service import keystone_answer
@@ -402,6 +402,6 @@ def run_masakari_monitors(
     out = ctx.run(ctx.on.config_changed(), state)
     assert out.unit_status.name == "active", out.unit_status
     published = next(r for r in out.relations if r.endpoint == "registration").local_unit_data
-    keys = (*hypervisors.KEYS, *hypervisors.OPTIONAL_KEYS)
+    keys = (masakari_host.VERSION_KEY, *masakari_host.KEYS, *masakari_host.OPTIONAL_KEYS)
     bag = {k: v for k, v in published.items() if k in keys}
     return host.path("/etc/masakarimonitors/masakarimonitors.conf"), bag

@@ -24,7 +24,7 @@ def test_charmcraft_yaml_splits_into_the_files_juju_reads(tmp_path, monkeypatch)
     assert (tree / "dispatch").read_text() == bct.DISPATCH
     assert (tree / "dispatch").stat().st_mode & 0o111
     assert (tree / "src" / "charm.py").stat().st_mode & 0o111
-    assert (tree / "lib" / "openstack_charm_lib" / "hypervisors.py").exists()
+    assert (tree / "lib" / "openstack_charm_lib" / "relations" / "masakari_host.py").exists()
     assert (tree / "venv" / "ops").is_dir()
     # What the uv plugin copies, and nothing the tests or the build use.
     assert sorted(p.name for p in tree.iterdir()) == [

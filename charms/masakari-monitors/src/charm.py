@@ -23,7 +23,6 @@ from openstack_charm_lib import (
     actions,
     apt,
     cos_agent,
-    hypervisors,
     liveness,
     observability,
     pacemaker_node,
@@ -34,6 +33,7 @@ from openstack_charm_lib.charm_base import ReconcilingCharm
 from openstack_charm_lib.config_flags import merge_flags
 from openstack_charm_lib.host import CommandError
 from openstack_charm_lib.network import is_hostname
+from openstack_charm_lib.relations import masakari_host
 from openstack_charm_lib.relations.identity_credentials import Credentials, IdentityCredentials
 from openstack_charm_lib.rendering import apply_when_changed
 from openstack_charm_lib.status import join_names
@@ -236,7 +236,7 @@ class MasakariMonitorsCharm(ReconcilingCharm):
         hypervisor = None
         if hostname:
             nova_conf = self.host.read_text(wl.NOVA_CONF) or ""
-            hypervisor = hypervisors.Hypervisor(
+            hypervisor = masakari_host.Hypervisor(
                 hostname,
                 config.segment,
                 config.reserved,
@@ -245,7 +245,7 @@ class MasakariMonitorsCharm(ReconcilingCharm):
                 detection_time=wl.detection_time(config),
             )
         for relation in self.model.relations[REGISTRATION]:
-            hypervisors.publish(relation, self.unit, hypervisor)
+            masakari_host.publish(relation, self.unit, hypervisor)
 
     def _stop(self, monitors: tuple[str, ...]) -> None:
         """Keep monitors stopped until their configuration is complete and consistent."""

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 
 import yaml
 from openstack_charm_lib.config_flags import ConfigFlagsError, parse_config_flags
-from openstack_charm_lib.hypervisors import valid_segment_name
 from openstack_charm_lib.network import is_hostname
+from openstack_charm_lib.relations.masakari_host import valid_segment_name
 
 # Upper bound of every whole-number tunable: the monitors sleep and count with them, and
 # a larger value overflows their timers rather than meaning anything.

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import yaml
 from monitors_config import MonitorsConfig
-from openstack_charm_lib import fields, hypervisors
+from openstack_charm_lib import fields
 from openstack_charm_lib.config_flags import merge_flags
+from openstack_charm_lib.relations import masakari_host
 from openstack_charm_lib.relations.identity_credentials import Credentials
 from openstack_charm_lib.rendering import ManagedFile, oslo_literal, render_ini
 
@@ -155,7 +156,7 @@ def nova_service_down_time(nova_conf: str) -> int | None:
     raw = nova_defaults(nova_conf).get("service_down_time")
     if raw is None:
         return SERVICE_DOWN_TIME
-    return fields.whole_number(raw.strip(), 1, hypervisors.MAX_SECONDS)
+    return fields.whole_number(raw.strip(), 1, masakari_host.MAX_SECONDS)
 
 
 def nova_resumes_guests(nova_conf: str) -> bool | None:
@@ -178,7 +179,7 @@ def detection_time(config: MonitorsConfig) -> int | None:
     samples = fields.whole_number(host.get("monitoring_samples", "1"), 1, 10**6)
     if interval is None or samples is None:
         return None
-    return interval * samples if interval * samples <= hypervisors.MAX_SECONDS else None
+    return interval * samples if interval * samples <= masakari_host.MAX_SECONDS else None
 
 
 def _assignment(line: str) -> tuple[str, str]:

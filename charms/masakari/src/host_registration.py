@@ -17,7 +17,7 @@ import ops
 from masakari_api import ApiError, Credentials, MasakariApi
 from masakari_config import MasakariConfig
 from masakari_status import Outcome, summarise
-from openstack_charm_lib import hypervisors
+from openstack_charm_lib.relations import masakari_host
 from openstack_charm_lib.relations.identity_service import Keystone
 from peers import Peers
 
@@ -55,8 +55,8 @@ class HostRegistration:
     def _api(self, cfg: MasakariConfig, keystone: Keystone) -> MasakariApi:
         return self._api_factory(credentials(cfg, keystone), page_size=cfg.api_page_size)
 
-    def _desired(self) -> hypervisors.Desired:
-        return hypervisors.read(self._model.relations["hosts"])
+    def _desired(self) -> masakari_host.Desired:
+        return masakari_host.read(self._model.relations["hosts"])
 
     def _managed(self) -> registration.Managed:
         import registration
@@ -85,7 +85,7 @@ class HostRegistration:
         self,
         cfg: MasakariConfig,
         keystone: Keystone,
-        desired: hypervisors.Desired,
+        desired: masakari_host.Desired,
         managed: registration.Managed,
         outcome: Outcome,
     ) -> list[str]:

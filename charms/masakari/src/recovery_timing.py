@@ -14,7 +14,7 @@ strict one.
 
 from __future__ import annotations
 
-from openstack_charm_lib.hypervisors import Hypervisor
+from openstack_charm_lib.relations.masakari_host import Hypervisor
 
 
 def delay_problem(evacuation_delay: int, hosts: dict[str, Hypervisor]) -> str | None:

@@ -37,7 +37,7 @@ import json
 
 from masakari_api import ApiError, MasakariApi
 from nova_api import NovaApi, disabled_by_masakari
-from openstack_charm_lib.hypervisors import Hypervisor
+from openstack_charm_lib.relations.masakari_host import Hypervisor
 
 UNFINISHED = ("new", "running", "error")
 # Free text for masakari (it stores it and never reads it); the API requires a value.

@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterator, Mapping
 from masakari_api import ApiError, MasakariApi, UnsupportedError
 from nova_api import DISABLED_REASON, NovaApi
 from openstack_charm_lib.actions import ActionRefusedError
-from openstack_charm_lib.hypervisors import Hypervisor, valid_segment_name
 from openstack_charm_lib.network import is_hostname
+from openstack_charm_lib.relations.masakari_host import Hypervisor, valid_segment_name
 from registration import CONTROL_ATTRIBUTES, Managed
 
 RECOVERY_METHODS = ("auto", "reserved_host", "auto_priority", "rh_priority")

@@ -30,8 +30,8 @@ from conftest import CREDENTIALS, FQDN, NOVA_CONF_FQDN, PACKAGES
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from monitors_config import MONITORS, PROCESS_FILE_KEYS, TUNABLES, ConfigError, load_config
-from openstack_charm_lib import hypervisors
 from openstack_charm_lib.network import is_hostname
+from openstack_charm_lib.relations import masakari_host
 from openstack_charm_lib.relations.identity_credentials import Credentials
 from openstack_charm_testing import FakeHost
 from openstack_charm_testing import adversarial as adv
@@ -355,7 +355,7 @@ def check_outcome(case, ctx, host, spy, out, steps, step) -> None:
 def check_recovery_facts(nova_conf: str) -> None:
     """What nova.conf yields for registration is a fact masakari accepts, or unknown."""
     down = wl.nova_service_down_time(nova_conf)
-    assert down is None or 1 <= down <= hypervisors.MAX_SECONDS, down
+    assert down is None or 1 <= down <= masakari_host.MAX_SECONDS, down
     assert wl.nova_resumes_guests(nova_conf) in (None, True, False)
 
 

@@ -15,14 +15,14 @@ def registration(local=None) -> testing.Relation:
 
 def published(out) -> dict[str, str]:
     rel = next(r for r in out.relations if r.endpoint == "registration")
-    return {
-        k: v for k, v in rel.local_unit_data.items() if k in ("hostname", "segment", "reserved")
-    }
+    keys = ("protocol-version", "hostname", "segment", "reserved")
+    return {k: v for k, v in rel.local_unit_data.items() if k in keys}
 
 
 def test_publishes_nova_host_segment_and_reserved_flag(ctx, ready):
     out = ctx.run(ctx.on.config_changed(), state(extra=[registration()]))
     assert published(out) == {
+        "protocol-version": "1",
         "hostname": "compute-1.maas",
         "segment": "default",
         "reserved": "false",
@@ -30,6 +30,7 @@ def test_publishes_nova_host_segment_and_reserved_flag(ctx, ready):
     config = {"segment-name": "rack-b", "reserved-host": True}
     out = ctx.run(ctx.on.config_changed(), state(config=config, extra=[registration()]))
     assert published(out) == {
+        "protocol-version": "1",
         "hostname": "compute-1.maas",
         "segment": "rack-b",
         "reserved": "true",
@@ -43,7 +44,12 @@ def test_publishes_before_keystone_answers(ctx, ready):
 
 
 def test_a_name_nova_does_not_confirm_is_withdrawn(ctx, ready):
-    before = {"hostname": "compute-1.maas", "segment": "default", "reserved": "false"}
+    before = {
+        "protocol-version": "1",
+        "hostname": "compute-1.maas",
+        "segment": "default",
+        "reserved": "false",
+    }
     ready.write_file("/etc/nova/nova.conf", "[DEFAULT]\nstate_path = /var/lib/nova\n")
     out = ctx.run(ctx.on.config_changed(), state(extra=[registration(before)]))
     assert out.unit_status.name == "blocked"

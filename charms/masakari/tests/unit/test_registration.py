@@ -11,7 +11,7 @@ import urllib.parse
 import pytest
 from fake_masakari_api import KEYSTONE, FakeMasakari
 from masakari_api import ApiError, Credentials, MasakariApi
-from openstack_charm_lib.hypervisors import Hypervisor
+from openstack_charm_lib.relations.masakari_host import Hypervisor
 from registration import Managed, Settings, reconcile
 
 AUTO = Settings("auto", "COMPUTE")

@@ -138,6 +138,18 @@ def test_bad_relation_data_blocks_naming_the_unit_and_the_rest_is_registered(ctx
     assert len(fake.members("rack-a")) == 3
 
 
+def test_a_unit_on_a_newer_protocol_blocks_naming_the_charm_to_upgrade(ctx, installed, fake):
+    newer = {"protocol-version": "2", "hostname": "compute-9.maas", "segment": "rack-a"}
+    out = ctx.run(ctx.on.config_changed(), state(units={**MONITORS, 3: newer}))
+    assert out.unit_status == ops.BlockedStatus(
+        "host registration: hosts relation: masakari-monitors/3 speaks masakari-host "
+        "protocol 2, this masakari charm reads up to 1: upgrade the masakari charm "
+        "(juju refresh masakari)"
+    )
+    assert "compute-9.maas" not in fake.members("rack-a")
+    assert len(fake.members("rack-a")) == 3
+
+
 def test_bad_relation_data_alone_blocks_without_calling_the_api(ctx, installed, fake):
     units = {0: {"hostname": "compute-0.maas", "segment": " ", "reserved": "false"}}
     out = ctx.run(ctx.on.config_changed(), state(units=units))

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from masakari_api import ApiError, urllib_transport
 from openstack_charm_lib.actions import ActionRefusedError
-from openstack_charm_lib.hypervisors import Hypervisor
+from openstack_charm_lib.relations.masakari_host import Hypervisor
 from openstack_charm_testing import adversarial as adv
 from registration import Managed, Settings, reconcile
 from test_registration import RACK, client

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ops
 from hypothesis import HealthCheck, given, settings
-from openstack_charm_lib import hypervisors
-from openstack_charm_lib.hypervisors import Hypervisor
+from openstack_charm_lib.relations import masakari_host
+from openstack_charm_lib.relations.masakari_host import Hypervisor
 from openstack_charm_testing import adversarial as adv
 from ops import testing
 
@@ -19,7 +19,7 @@ META = {
 class Probe(ops.CharmBase):
     """Publishes config on ``registration`` and reads ``hosts`` into ``seen``."""
 
-    seen: hypervisors.Desired | None = None
+    seen: masakari_host.Desired | None = None
 
     def __init__(self, framework):
         super().__init__(framework)
@@ -29,8 +29,8 @@ class Probe(ops.CharmBase):
         name = str(self.config.get("name", ""))
         wanted = Hypervisor(name, "rack-a", bool(self.config.get("reserved"))) if name else None
         for rel in self.model.relations["registration"]:
-            hypervisors.publish(rel, self.unit, wanted)
-        Probe.seen = hypervisors.read(self.model.relations["hosts"])
+            masakari_host.publish(rel, self.unit, wanted)
+        Probe.seen = masakari_host.read(self.model.relations["hosts"])
 
 
 def run(config=None, units=None, local=None):
@@ -51,14 +51,45 @@ def run(config=None, units=None, local=None):
     out = ctx.run(ctx.on.config_changed(), testing.State(config=config or {}, relations=relations))
     bag = next(r for r in out.relations if r.endpoint == "registration").local_unit_data
     assert Probe.seen is not None
-    return {k: v for k, v in bag.items() if k in hypervisors.KEYS}, Probe.seen
+    keys = (masakari_host.VERSION_KEY, *masakari_host.KEYS)
+    return {k: v for k, v in bag.items() if k in keys}, Probe.seen
 
 
 def test_publish_and_withdraw():
     bag, _ = run({"name": "compute-1.maas", "reserved": True})
-    assert bag == {"hostname": "compute-1.maas", "segment": "rack-a", "reserved": "true"}
+    assert bag == {
+        "protocol-version": "1",
+        "hostname": "compute-1.maas",
+        "segment": "rack-a",
+        "reserved": "true",
+    }
     bag, _ = run({}, local=bag)
     assert bag == {}
+
+
+def test_a_bag_without_a_version_reads_as_version_1():
+    units = {
+        0: {"hostname": "c0", "segment": "s"},
+        1: {"protocol-version": "1", "hostname": "c1", "segment": "s"},
+    }
+    _, seen = run(units=units)
+    assert set(seen.hosts) == {"c0", "c1"}
+    assert seen.problems == []
+
+
+def test_a_newer_or_unreadable_version_skips_the_unit_and_says_what_to_upgrade():
+    units = {
+        0: {"protocol-version": "2", "hostname": "c0", "segment": "s"},
+        1: {"protocol-version": "one", "hostname": "c1", "segment": "s"},
+        2: {"protocol-version": "1", "hostname": "c2", "segment": "s"},
+    }
+    _, seen = run(units=units)
+    assert set(seen.hosts) == {"c2"}
+    assert seen.problems == [
+        "monitors/0 speaks masakari-host protocol 2, this masakari charm reads up to 1: "
+        "upgrade the masakari charm (juju refresh masakari)",
+        "monitors/1 sent protocol-version='one' (a whole number)",
+    ]
 
 
 def test_read_orders_units_and_skips_silent_ones():
@@ -95,10 +126,10 @@ def test_read_reports_bad_bags_by_unit():
 
 
 def test_segment_names():
-    assert hypervisors.valid_segment_name("rack a-1")
-    assert hypervisors.valid_segment_name("x" * 255)
+    assert masakari_host.valid_segment_name("rack a-1")
+    assert masakari_host.valid_segment_name("x" * 255)
     for bad in ("", " x", "x ", "x" * 256, "a\nb", "a\x7fb"):
-        assert not hypervisors.valid_segment_name(bad)
+        assert not masakari_host.valid_segment_name(bad)
 
 
 def test_read_checks_each_field_whole_and_shows_it_cut_short():
@@ -129,7 +160,7 @@ def published_facts(hypervisor):
     with ctx(ctx.on.update_status(), testing.State(relations=[rel])) as mgr:
         relation = mgr.charm.model.get_relation("registration")
         assert relation is not None
-        hypervisors.publish(relation, mgr.charm.unit, hypervisor)
+        masakari_host.publish(relation, mgr.charm.unit, hypervisor)
         out = mgr.run()
     return out.get_relation(rel.id).local_unit_data
 
@@ -144,7 +175,7 @@ def test_recovery_facts_are_published_and_read_back():
         detection_time=180,
     )
     bag = published_facts(facts)
-    assert {k: bag[k] for k in hypervisors.OPTIONAL_KEYS} == {
+    assert {k: bag[k] for k in masakari_host.OPTIONAL_KEYS} == {
         "service-down-time": "60",
         "resume-guests-state-on-host-boot": "true",
         "detection-time": "180",
@@ -158,7 +189,7 @@ def test_recovery_facts_are_published_and_read_back():
 
 def test_unknown_recovery_facts_are_not_published():
     bag = published_facts(Hypervisor("c0", "s", False))
-    assert not set(hypervisors.OPTIONAL_KEYS) & set(bag)
+    assert not set(masakari_host.OPTIONAL_KEYS) & set(bag)
 
 
 def test_units_without_recovery_facts_read_as_unknown():
@@ -226,6 +257,6 @@ def test_hostile_recovery_facts_are_typed_facts_or_named_problems(down, detectio
         if number is None:
             assert any(f"monitors/0 sent {key}=" in p for p in seen.problems)
         else:
-            assert 1 <= number <= hypervisors.MAX_SECONDS and str(number) == bag[key]
+            assert 1 <= number <= masakari_host.MAX_SECONDS and str(number) == bag[key]
     assert host.resume_guests_state_on_host_boot in (None, True, False)
     assert all(len(p) < 200 for p in seen.problems)

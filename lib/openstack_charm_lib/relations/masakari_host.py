@@ -1,5 +1,13 @@
 """The masakari-host relation: each hypervisor tells masakari how to register it.
 
+Both charms import this module: masakari-monitors publishes with :func:`publish`, the
+masakari leader reads with :func:`read`. The protocol is versioned: each bag carries
+``protocol-version`` (:data:`PROTOCOL_VERSION`; absent means 1, as from units older than
+the key). A reader skips a unit that speaks a version it does not know, with a problem
+saying which charm to upgrade, rather than guess at keys whose meaning may have changed.
+A change that an older reader would misread takes a new version; a new optional key
+that older readers may ignore does not.
+
 A masakari-monitors unit (one per nova-compute unit) publishes, in its unit data bag,
 the host name its monitors report (which is also nova's compute host and the Pacemaker
 node name), the failover segment the host belongs to and whether it is a reserved host.
@@ -25,12 +33,14 @@ import re
 
 import ops
 
-from . import fields
-from .network import is_hostname
+from .. import fields
+from ..network import is_hostname
 
 # Masakari stores segment names in a String(255) column, and the API accepts 1-255
 # printable characters without leading or trailing blanks.
 _SEGMENT_NAME = re.compile(r"^\S(?:[^\x00-\x1f\x7f]{0,253}\S)?$")
+PROTOCOL_VERSION = 1
+VERSION_KEY = "protocol-version"
 KEYS = ("hostname", "segment", "reserved")
 OPTIONAL_KEYS = ("service-down-time", "resume-guests-state-on-host-boot", "detection-time")
 # Generous bound: a day. Larger numbers are a typo, not a setting.
@@ -75,11 +85,12 @@ def publish(relation: ops.Relation, unit: ops.Unit, hypervisor: Hypervisor | Non
     """Publish ``hypervisor`` in ``unit``'s bag; None withdraws it."""
     bag = relation.data[unit]
     if hypervisor is None:
-        for key in KEYS + OPTIONAL_KEYS:
+        for key in (VERSION_KEY, *KEYS, *OPTIONAL_KEYS):
             bag.pop(key, None)
         return
     resume = hypervisor.resume_guests_state_on_host_boot
     wanted = {
+        VERSION_KEY: str(PROTOCOL_VERSION),
         "hostname": hypervisor.name,
         "segment": hypervisor.segment,
         "reserved": "true" if hypervisor.reserved else "false",
@@ -119,6 +130,21 @@ def _optional(bag: ops.RelationDataContent, unit: str, problems: list[str]) -> d
     return found
 
 
+def _version_problem(raw: str | None, unit: str) -> str | None:
+    """Why ``unit``'s bag cannot be read at protocol version ``raw``; None when it can."""
+    if raw is None:
+        return None  # a unit from before the version key: version 1
+    version = fields.whole_number(raw, 1, 10**6)
+    if version is None:
+        return f"{unit} sent {VERSION_KEY}={_shown(raw)} (a whole number)"
+    if version > PROTOCOL_VERSION:
+        return (
+            f"{unit} speaks masakari-host protocol {version}, this masakari charm reads up "
+            f"to {PROTOCOL_VERSION}: upgrade the masakari charm (juju refresh masakari)"
+        )
+    return None
+
+
 @dataclasses.dataclass(frozen=True)
 class Desired:
     """The hypervisors the related units want registered, and the bags that were wrong."""
@@ -139,6 +165,10 @@ def read(relations: list[ops.Relation]) -> Desired:
         bag = rel.data[unit]
         name = bag.get("hostname", "")
         if not name:
+            continue
+        version = _version_problem(bag.get(VERSION_KEY), unit.name)
+        if version:
+            problems.append(version)
             continue
         segment = bag.get("segment", "")
         reserved = bag.get("reserved", "false")

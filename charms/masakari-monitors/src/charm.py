@@ -18,7 +18,7 @@ from pathlib import Path
 import monitors_health as health
 import monitors_workload as wl
 import ops
-from monitors_config import MONITORS, ConfigError, MonitorsConfig, load_config
+from monitors_config import MONITORS, ConfigError, MonitorsConfig
 from openstack_charm_lib import (
     actions,
     apt,
@@ -66,6 +66,10 @@ class MasakariMonitorsCharm(ReconcilingCharm):
         events.append(self.on[CREDENTIALS].relation_departed)
         self.observe_reconcile(events)
 
+    def _config(self) -> MonitorsConfig:
+        """The options, checked once per hook; raises :class:`ConfigError` naming them."""
+        return self.loaded_config(lambda: self.load_config(MonitorsConfig))
+
     def pausable_services(self) -> tuple[str, ...]:
         """Every monitor, enabled or not."""
         return ALL_MONITORS
@@ -73,13 +77,13 @@ class MasakariMonitorsCharm(ReconcilingCharm):
     def active_services(self) -> list[str]:
         """The enabled monitors."""
         try:
-            return list(self.loaded_config(lambda: load_config(self.config)).monitors)
+            return list(self._config().monitors)
         except ConfigError:
             return list(ALL_MONITORS)
 
     def _converge(self) -> ops.StatusBase:
         try:
-            config = self.loaded_config(lambda: load_config(self.config))
+            config = self._config()
         except ConfigError as exc:
             return ops.BlockedStatus(f"Invalid config: {exc}")
         try:
@@ -163,11 +167,11 @@ class MasakariMonitorsCharm(ReconcilingCharm):
     def watch(self) -> observability.Watch:
         """The monitors' health daemon, logs, alert rules and checks."""
         try:
-            config: MonitorsConfig | None = self.loaded_config(lambda: load_config(self.config))
+            config: MonitorsConfig | None = self._config()
         except ConfigError:
             config = None
         monitors = config.monitors if config else ()
-        sections = merge_flags(dict(config.tunables), config.config_flags) if config else {}
+        sections = merge_flags(dict(config.tunables), config.flags) if config else {}
         daemon = observability.Daemon.of(
             health,
             HEALTH_SERVICE,
@@ -238,8 +242,8 @@ class MasakariMonitorsCharm(ReconcilingCharm):
             nova_conf = self.host.read_text(wl.NOVA_CONF) or ""
             hypervisor = masakari_host.Hypervisor(
                 hostname,
-                config.segment,
-                config.reserved,
+                config.segment_name,
+                config.reserved_host,
                 service_down_time=wl.nova_service_down_time(nova_conf),
                 resume_guests_state_on_host_boot=wl.nova_resumes_guests(nova_conf),
                 detection_time=wl.detection_time(config),

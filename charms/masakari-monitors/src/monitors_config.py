@@ -1,15 +1,16 @@
-"""The masakari-monitors charm's options, validated into one :class:`MonitorsConfig`.
+"""The masakari-monitors charm's options, loaded by ops into one :class:`MonitorsConfig`.
 
-Every upstream tunable the charm exposes is one row of :data:`TUNABLES`: the option
-name, the ``[section] key`` of masakarimonitors.conf it drives, and its type. Problems
-are messages naming the option; the charm blocks with them and changes nothing.
+Every upstream tunable the charm exposes is one field of :class:`MonitorsConfig` whose
+metadata names the ``[section] key`` of masakarimonitors.conf it drives and its type;
+:data:`TUNABLES` lists them by option name. Problems are messages naming the option;
+the charm blocks with them and changes nothing.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import unicodedata
-from collections.abc import Mapping
+from typing import Any
 
 import yaml
 from openstack_charm_lib.config_flags import ConfigFlagsError, parse_config_flags
@@ -34,42 +35,6 @@ class Tunable:
     maximum: int = MAX_INT
 
 
-TUNABLES: dict[str, Tunable] = {
-    "host-monitoring-interval": Tunable("host", "monitoring_interval", int, 1),
-    "host-monitoring-samples": Tunable("host", "monitoring_samples", int, 1),
-    "host-restrict-to-remotes": Tunable("host", "restrict_to_remotes", bool),
-    "host-pacemaker-node-type": Tunable("host", "pacemaker_node_type", str),
-    "host-stonith-wait": Tunable("host", "stonith_wait", int, 0),
-    "host-disable-ipmi-check": Tunable("host", "disable_ipmi_check", bool),
-    "host-ipmi-timeout": Tunable("host", "ipmi_timeout", int, 1),
-    "host-ipmi-retry-max": Tunable("host", "ipmi_retry_max", int, 0),
-    "host-ipmi-retry-interval": Tunable("host", "ipmi_retry_interval", int, 0),
-    "host-api-retry-max": Tunable("host", "api_retry_max", int, 0),
-    "host-api-retry-interval": Tunable("host", "api_retry_interval", int, 0),
-    "host-tcpdump-timeout": Tunable("host", "tcpdump_timeout", int, 1),
-    "host-corosync-multicast-interfaces": Tunable("host", "corosync_multicast_interfaces", str),
-    "host-corosync-multicast-ports": Tunable("host", "corosync_multicast_ports", str),
-    "instance-callback-retry-max": Tunable("callback", "retry_max", int, 0),
-    "instance-callback-retry-interval": Tunable("callback", "retry_interval", int, 0),
-    "libvirt-connection-uri": Tunable("libvirt", "connection_uri", str),
-    "introspective-monitoring-interval": Tunable(
-        "introspectiveinstancemonitor", "guest_monitoring_interval", int, 1
-    ),
-    "introspective-monitoring-timeout": Tunable(
-        "introspectiveinstancemonitor", "guest_monitoring_timeout", int, 1
-    ),
-    "introspective-failure-threshold": Tunable(
-        "introspectiveinstancemonitor", "guest_monitoring_failure_threshold", int, 1
-    ),
-    "introspective-guest-agent-socket-path": Tunable(
-        "introspectiveinstancemonitor", "qemu_guest_agent_sock_path", str
-    ),
-    "process-check-interval": Tunable("process", "check_interval", int, 1),
-    "process-restart-retries": Tunable("process", "restart_retries", int, 0),
-    "process-restart-interval": Tunable("process", "restart_interval", int, 0),
-    "process-api-retry-max": Tunable("process", "api_retry_max", int, 0),
-    "process-api-retry-interval": Tunable("process", "api_retry_interval", int, 0),
-}
 NODE_TYPES = ("autodetect", "cluster", "remote")
 MONITORS = {
     "enable-host-monitor": "masakari-host-monitor",
@@ -104,25 +69,15 @@ PROCESS_FILE_KEYS = (
 )
 
 
-@dataclasses.dataclass(frozen=True)
-class MonitorsConfig:
-    """Validated charm configuration."""
+def _tunable(section: str, key: str, kind: type, minimum: int = 0) -> Any:
+    """A field for an option that sets one masakarimonitors.conf key.
 
-    hostname: str  # "" means the machine's FQDN
-    region: str
-    debug: bool
-    use_internal_endpoints: bool
-    monitors: tuple[str, ...]  # enabled services, in MONITORS order
-    tunables: dict[str, dict[str, str]]  # section -> key -> rendered value
-    process_list: list[dict]
-    config_flags: dict[str, dict[str, str]]
-    segment: str = "default"  # failover segment masakari registers this hypervisor in
-    reserved: bool = False
-
-    @property
-    def host_monitor(self) -> bool:
-        """Whether the host monitor is enabled."""
-        return "masakari-host-monitor" in self.monitors
+    Its default is None ("not given"): Juju passes the charmcraft.yaml default, the
+    one place the defaults are written.
+    """
+    return dataclasses.field(
+        default=None, metadata={"tunable": Tunable(section, key, kind, minimum)}
+    )
 
 
 class ConfigError(ValueError):
@@ -133,58 +88,151 @@ class ConfigError(ValueError):
         super().__init__("; ".join(problems))
 
 
-def load_config(options: Mapping[str, object]) -> MonitorsConfig:
-    """Validate ``options`` as Juju gives them."""
-    problems: list[str] = []
-    hostname = str(options.get("hostname") or "").strip()
-    if hostname and not is_hostname(hostname):
-        problems.append(f"hostname {hostname!r} is not a valid host name")
-    segment = str(options.get("segment-name") or "").strip()
-    if not valid_segment_name(segment):
-        problems.append(
-            f"segment-name {segment!r} must be 1-255 printable characters without leading "
-            "or trailing blanks"
-        )
-    region = str(options.get("region") or "").strip()
-    if not region or len(region) > 255 or any(c.isspace() or is_control(c) for c in region):
-        problems.append(
-            "region must be a non-empty name of at most 255 characters without blanks or "
-            "control characters"
-        )
+@dataclasses.dataclass(frozen=True)
+class MonitorsConfig:
+    """The options, checked; made by ``CharmBase.load_config(MonitorsConfig)``.
 
-    tunables: dict[str, dict[str, str]] = {}
-    for option, tunable in TUNABLES.items():
-        value = options.get(option)
-        if value is None or value == "":
-            continue
-        rendered = _render_tunable(option, tunable, value, problems)
-        if rendered is not None:
-            tunables.setdefault(tunable.section, {})[tunable.key] = rendered
+    ops passes each Juju option as the field of its name (dashes as underscores), as
+    Juju gives it. ``__post_init__`` checks every field, normalises the names and works
+    out the views the charm uses (:attr:`monitors`, :attr:`tunables`, :attr:`processes`,
+    :attr:`flags`); a bad option raises :class:`ConfigError` naming it, and nothing
+    is written.
+    """
 
-    monitors = tuple(service for option, service in MONITORS.items() if options.get(option))
-    process_list: list[dict] = []
-    if "masakari-process-monitor" in monitors:
-        process_list = _process_list(str(options.get("process-list") or ""), problems)
+    hostname: str = ""  # "" means the machine's FQDN
+    segment_name: str = "default"  # failover segment masakari registers this hypervisor in
+    reserved_host: bool = False
+    region: str = "RegionOne"
+    debug: bool = False
+    use_internal_endpoints: bool = False
+    enable_host_monitor: bool = True
+    enable_instance_monitor: bool = True
+    enable_introspective_instance_monitor: bool = False
+    enable_process_monitor: bool = False
+    process_list: str = ""
+    config_flags: str = ""
 
-    try:
-        flags = parse_config_flags(str(options.get("config-flags") or ""))
-    except ConfigFlagsError as exc:
-        problems.append(str(exc))
-        flags = {}
-    if problems:
-        raise ConfigError(problems)
-    return MonitorsConfig(
-        hostname=hostname.rstrip("."),
-        region=region,
-        debug=bool(options.get("debug")),
-        use_internal_endpoints=bool(options.get("use-internal-endpoints")),
-        monitors=monitors,
-        tunables=tunables,
-        process_list=process_list,
-        config_flags=flags,
-        segment=segment,
-        reserved=bool(options.get("reserved-host")),
+    host_monitoring_interval: int | None = _tunable("host", "monitoring_interval", int, 1)
+    host_monitoring_samples: int | None = _tunable("host", "monitoring_samples", int, 1)
+    host_restrict_to_remotes: bool | None = _tunable("host", "restrict_to_remotes", bool)
+    host_pacemaker_node_type: str | None = _tunable("host", "pacemaker_node_type", str)
+    host_stonith_wait: int | None = _tunable("host", "stonith_wait", int, 0)
+    host_disable_ipmi_check: bool | None = _tunable("host", "disable_ipmi_check", bool)
+    host_ipmi_timeout: int | None = _tunable("host", "ipmi_timeout", int, 1)
+    host_ipmi_retry_max: int | None = _tunable("host", "ipmi_retry_max", int, 0)
+    host_ipmi_retry_interval: int | None = _tunable("host", "ipmi_retry_interval", int, 0)
+    host_api_retry_max: int | None = _tunable("host", "api_retry_max", int, 0)
+    host_api_retry_interval: int | None = _tunable("host", "api_retry_interval", int, 0)
+    host_tcpdump_timeout: int | None = _tunable("host", "tcpdump_timeout", int, 1)
+    host_corosync_multicast_interfaces: str | None = _tunable(
+        "host", "corosync_multicast_interfaces", str
     )
+    host_corosync_multicast_ports: str | None = _tunable("host", "corosync_multicast_ports", str)
+    instance_callback_retry_max: int | None = _tunable("callback", "retry_max", int, 0)
+    instance_callback_retry_interval: int | None = _tunable("callback", "retry_interval", int, 0)
+    libvirt_connection_uri: str | None = _tunable("libvirt", "connection_uri", str)
+    introspective_monitoring_interval: int | None = _tunable(
+        "introspectiveinstancemonitor", "guest_monitoring_interval", int, 1
+    )
+    introspective_monitoring_timeout: int | None = _tunable(
+        "introspectiveinstancemonitor", "guest_monitoring_timeout", int, 1
+    )
+    introspective_failure_threshold: int | None = _tunable(
+        "introspectiveinstancemonitor", "guest_monitoring_failure_threshold", int, 1
+    )
+    introspective_guest_agent_socket_path: str | None = _tunable(
+        "introspectiveinstancemonitor", "qemu_guest_agent_sock_path", str
+    )
+    process_check_interval: int | None = _tunable("process", "check_interval", int, 1)
+    process_restart_retries: int | None = _tunable("process", "restart_retries", int, 0)
+    process_restart_interval: int | None = _tunable("process", "restart_interval", int, 0)
+    process_api_retry_max: int | None = _tunable("process", "api_retry_max", int, 0)
+    process_api_retry_interval: int | None = _tunable("process", "api_retry_interval", int, 0)
+
+    # Worked out from the options above.
+    monitors: tuple[str, ...] = dataclasses.field(init=False)  # enabled, in MONITORS order
+    tunables: dict[str, dict[str, str]] = dataclasses.field(init=False)  # section -> key -> value
+    processes: list[dict] = dataclasses.field(init=False)  # process_list.yaml's entries
+    flags: dict[str, dict[str, str]] = dataclasses.field(init=False)  # config-flags
+
+    def __post_init__(self):
+        problems: list[str] = []
+        hostname, segment, region = self._names(problems)
+        tunables = self._tunables(problems)
+        monitors = tuple(
+            service for option, service in MONITORS.items() if getattr(self, _attr(option))
+        )
+        processes: list[dict] = []
+        if "masakari-process-monitor" in monitors:
+            processes = _process_list(str(self.process_list or ""), problems)
+        try:
+            flags = parse_config_flags(str(self.config_flags or ""))
+        except ConfigFlagsError as exc:
+            problems.append(str(exc))
+            flags = {}
+        if problems:
+            raise ConfigError(problems)
+        normalised = {
+            "hostname": hostname.rstrip("."),
+            "segment_name": segment,
+            "region": region,
+            "monitors": monitors,
+            "tunables": tunables,
+            "processes": processes,
+            "flags": flags,
+        }
+        for name in ("reserved_host", "debug", "use_internal_endpoints"):
+            normalised[name] = bool(getattr(self, name))
+        for name, value in normalised.items():
+            object.__setattr__(self, name, value)
+
+    def _names(self, problems: list[str]) -> tuple[str, str, str]:
+        """hostname, segment-name and region, stripped; a bad one is a problem."""
+        hostname = str(self.hostname or "").strip()
+        if hostname and not is_hostname(hostname):
+            problems.append(f"hostname {hostname!r} is not a valid host name")
+        segment = str(self.segment_name or "").strip()
+        if not valid_segment_name(segment):
+            problems.append(
+                f"segment-name {segment!r} must be 1-255 printable characters without "
+                "leading or trailing blanks"
+            )
+        region = str(self.region or "").strip()
+        if not region or len(region) > 255 or any(c.isspace() or is_control(c) for c in region):
+            problems.append(
+                "region must be a non-empty name of at most 255 characters without blanks "
+                "or control characters"
+            )
+        return hostname, segment, region
+
+    def _tunables(self, problems: list[str]) -> dict[str, dict[str, str]]:
+        """The tunables given, as masakarimonitors.conf values by section and key."""
+        tunables: dict[str, dict[str, str]] = {}
+        for option, tunable in TUNABLES.items():
+            value = getattr(self, _attr(option))
+            if value is None or value == "":
+                continue
+            rendered = _render_tunable(option, tunable, value, problems)
+            if rendered is not None:
+                tunables.setdefault(tunable.section, {})[tunable.key] = rendered
+        return tunables
+
+    @property
+    def host_monitor(self) -> bool:
+        """Whether the host monitor is enabled."""
+        return "masakari-host-monitor" in self.monitors
+
+
+def _attr(option: str) -> str:
+    return option.replace("-", "_")
+
+
+# Every option that sets one masakarimonitors.conf key, by option name, from the fields.
+TUNABLES: dict[str, Tunable] = {
+    field.name.replace("_", "-"): field.metadata["tunable"]
+    for field in dataclasses.fields(MonitorsConfig)
+    if "tunable" in field.metadata
+}
 
 
 def _render_tunable(

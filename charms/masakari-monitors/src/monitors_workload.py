@@ -56,9 +56,9 @@ def conf_sections(
     }
     for section, options in config.tunables.items():
         sections.setdefault(section, {}).update(options)
-    if config.process_list:
+    if config.processes:
         sections.setdefault("process", {})["process_list_path"] = PROCESS_LIST
-    return merge_flags(sections, config.config_flags)
+    return merge_flags(sections, config.flags)
 
 
 def build_files(
@@ -78,11 +78,11 @@ def build_files(
     ]
     if credentials.ca and credentials.uses_https:
         files.append(ManagedFile(KEYSTONE_CA, credentials.ca, restarts=restarts))
-    if config.process_list:
+    if config.processes:
         files.append(
             ManagedFile(
                 PROCESS_LIST,
-                yaml.safe_dump(config.process_list, sort_keys=False),
+                yaml.safe_dump(config.processes, sort_keys=False),
                 group=group,
                 mode=0o640,
                 restarts=restarts,
@@ -174,7 +174,7 @@ def detection_time(config: MonitorsConfig) -> int | None:
     """
     if not config.host_monitor:
         return None
-    host = {**config.tunables.get("host", {}), **config.config_flags.get("host", {})}
+    host = {**config.tunables.get("host", {}), **config.flags.get("host", {})}
     interval = fields.whole_number(host.get("monitoring_interval", "60"), 1, 10**6)
     samples = fields.whole_number(host.get("monitoring_samples", "1"), 1, 10**6)
     if interval is None or samples is None:

@@ -3,8 +3,8 @@
 Two layers, both counted in the tally the unit run prints (conftest.py):
 
 * the option layer feeds every option, with values of every type and form, to
-  :func:`monitors_config.load_config` and renders what it accepts; the file must read
-  back with oslo.config's parser exactly as meant;
+  :class:`monitors_config.MonitorsConfig` (through ops' ``load_config``) and renders
+  what it accepts; the file must read back with oslo.config's parser exactly as meant;
 * the hook layer runs the charm on arbitrary config, keystone bags (several disagreeing
   units, missing keys, control characters, huge values), nova.conf contents (non-UTF-8
   included), pacemaker-remote's node name (absent, hostile) and event sequences, then
@@ -29,12 +29,13 @@ import yaml
 from conftest import CREDENTIALS, FQDN, NOVA_CONF_FQDN, PACKAGES
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from monitors_config import MONITORS, PROCESS_FILE_KEYS, TUNABLES, ConfigError, load_config
+from monitors_config import MONITORS, PROCESS_FILE_KEYS, TUNABLES, ConfigError, MonitorsConfig
 from openstack_charm_lib.network import is_hostname
 from openstack_charm_lib.relations import masakari_host
 from openstack_charm_lib.relations.identity_credentials import Credentials
 from openstack_charm_testing import FakeHost
 from openstack_charm_testing import adversarial as adv
+from openstack_charm_testing.options import load_options
 from ops import testing
 
 TALLY = adv.tally("masakari-monitors")
@@ -129,7 +130,7 @@ CONFIG = st.one_of(
     ONE_OPTION.map(lambda d: {**d, "enable-process-monitor": True}),
     st.fixed_dictionaries({}, optional=VALUES),
 )
-# Options of the wrong type: Juju never sends them, but load_config must stay total.
+# Options of the wrong type: Juju never sends them, but MonitorsConfig must stay total.
 WRONG_CONFIG = st.dictionaries(
     st.sampled_from([*OPTIONS, "process-list"]), adv.wrong_types(), max_size=6
 )
@@ -230,7 +231,7 @@ def credentials() -> Credentials:
 def test_every_option_is_rejected_or_rendered_as_meant(options):
     with TALLY.case() as case:
         try:
-            config = load_config({**DEFAULTS, **options})
+            config = load_options(MonitorsConfig, {**DEFAULTS, **options})
         except ConfigError as exc:
             assert exc.problems and all(isinstance(p, str) for p in exc.problems)
             return
@@ -241,7 +242,7 @@ def test_every_option_is_rejected_or_rendered_as_meant(options):
         case.file(wl.CONF, lambda: adv.assert_ini_matches(adv.parse_oslo_ini(text), meant))
         for spec in files:
             if spec.path == wl.PROCESS_LIST:
-                check = functools.partial(check_process_list, spec.content, config.process_list)
+                check = functools.partial(check_process_list, spec.content, config.processes)
                 case.file(spec.path, check)
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import configparser
+import dataclasses
+from pathlib import Path
 
 import monitors_workload as wl
 import ops
 import pytest
 import yaml
 from conftest import CREDENTIALS, FQDN, state
-from monitors_config import TUNABLES
+from monitors_config import TUNABLES, MonitorsConfig
 from openstack_charm_testing.pki import pki
 from ops import testing
 
@@ -66,6 +68,22 @@ def test_ready_unit_renders_and_runs(ctx, ready):
         f"Unit is ready (monitors: host and instance; reporting as {FQDN})"
     )
     assert "monitor-secret-pw" not in out.unit_status.message
+
+
+CHARMCRAFT = yaml.safe_load((Path(wl.__file__).parents[1] / "charmcraft.yaml").read_text())
+OPTIONS = CHARMCRAFT["config"]["options"]
+
+
+def test_every_option_is_a_config_field_with_the_charmcraft_default():
+    fields = {f.name: f for f in dataclasses.fields(MonitorsConfig) if f.init}
+    read_by_observability = {"nagios_context", "nagios_servicegroups"}
+    assert set(fields) == {o.replace("-", "_") for o in OPTIONS} - read_by_observability
+    for name, field in fields.items():
+        option = OPTIONS[name.replace("_", "-")]
+        if "tunable" in field.metadata:
+            assert field.default is None, name  # the default is charmcraft.yaml's alone
+        elif name != "process_list":  # its default is a YAML document, Juju's to pass
+            assert field.default == option["default"], name
 
 
 def test_every_tunable_reaches_its_key(ctx, ready):

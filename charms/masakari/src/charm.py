@@ -28,7 +28,7 @@ import masakari_watch
 import masakari_workload as wl
 import ops
 from masakari_api import ApiError, MasakariApi
-from masakari_config import ConfigError, MasakariConfig, load_config
+from masakari_config import ConfigError, MasakariConfig
 from masakari_packages import OriginRecord, Packages
 from masakari_status import Outcome
 from openstack_charm_lib import (
@@ -121,9 +121,9 @@ class MasakariCharm(ReconcilingCharm):
         self.unit.status = ops.MaintenanceStatus(message)
 
     def _load_config(self) -> MasakariConfig:
-        return self.loaded_config(
-            lambda: load_config(self.config, self.host.os_release().get("VERSION_CODENAME", ""))
-        )
+        """The options, checked once per hook; raises :class:`ConfigError` naming them."""
+        series = self.host.os_release().get("VERSION_CODENAME", "")
+        return self.loaded_config(lambda: self.load_config(MasakariConfig, series=series))
 
     def _action_config(self, event: ops.ActionEvent) -> MasakariConfig | None:
         """The validated config, or None after failing ``event`` with the problems."""

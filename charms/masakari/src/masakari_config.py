@@ -1,7 +1,10 @@
-"""The masakari charm's options, validated into one immutable :class:`MasakariConfig`.
+"""The masakari charm's options, loaded by ops into one immutable :class:`MasakariConfig`.
 
-Every problem is reported as a message that names the option and says what to do;
-the charm shows them in a blocked status and changes nothing on the machine.
+Each option is a typed field; the engine options carry their masakari.conf section, key,
+masakari's default and first release in the field's metadata (:data:`ENGINE_OPTIONS`
+is derived from them). Every problem is reported as a message that names the option
+and says what to do; the charm shows them in a blocked status and changes nothing on
+the machine.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import ipaddress
 import math
 import re
 from collections.abc import Mapping
+from typing import Any
 
 from openstack_charm_lib import tls
 from openstack_charm_lib.config_flags import ConfigFlagsError, parse_config_flags
@@ -33,12 +37,12 @@ _METADATA_KEY = re.compile(r"[A-Za-z0-9_.: -]{1,255}")
 class EngineOption:
     """A charm option that sets one masakari.conf key, with masakari's own default."""
 
-    name: str
     section: str
     key: str
     default: int | bool | str | None  # None: unset, masakari's default applies
     minimum: int = 0  # for whole numbers
     since: str = "yoga"  # the first release whose masakari knows the key
+    name: str = ""  # the option's, filled from the MasakariConfig field that holds it
 
     def problem(self, value: object) -> str | None:
         """Why ``value`` is not valid for this option, or None."""
@@ -70,46 +74,12 @@ def _conf_value(value: object) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-# The engine's (and, for notification-delay-max, the API's) tunables the charm exposes.
-# Names, sections, types, defaults and minimums are masakari's own, identical from yoga
-# to hibiscus; only [DEFAULT] notification_delay_max is new (hibiscus). The waits have no
-# minimum upstream: 0 would give up on every instance at once, so the charm asks for 1.
-ENGINE_OPTIONS: tuple[EngineOption, ...] = (
-    EngineOption(
-        "host-failure-recovery-threads", "DEFAULT", "host_failure_recovery_threads", 3, 1
-    ),
-    EngineOption(
-        "ignore-instances-in-error-state", "host_failure", "ignore_instances_in_error_state", False
-    ),
-    EngineOption(
-        "add-reserved-host-to-aggregate", "host_failure", "add_reserved_host_to_aggregate", False
-    ),
-    EngineOption(
-        "host-failure-metadata-key",
-        "host_failure",
-        "ha_enabled_instance_metadata_key",
-        "HA_Enabled",
-    ),
-    EngineOption("process-all-instances", "instance_failure", "process_all_instances", False),
-    EngineOption(
-        "instance-failure-metadata-key",
-        "instance_failure",
-        "ha_enabled_instance_metadata_key",
-        "HA_Enabled",
-    ),
-    EngineOption("wait-after-evacuation", "DEFAULT", "wait_period_after_evacuation", 90, 1),
-    EngineOption("wait-after-power-off", "DEFAULT", "wait_period_after_power_off", 180, 1),
-    EngineOption("wait-after-power-on", "DEFAULT", "wait_period_after_power_on", 60, 1),
-    EngineOption(
-        "duplicate-notification-interval",
-        "DEFAULT",
-        "duplicate_notification_detection_interval",
-        180,
-    ),
-    EngineOption(
-        "notification-delay-max", "DEFAULT", "notification_delay_max", None, since="hibiscus"
-    ),
-)
+def _engine(
+    section: str, key: str, default: int | bool | str | None, minimum: int = 0, since="yoga"
+) -> Any:
+    """A field for an engine option: masakari's default is the field's (and charmcraft's)."""
+    option = EngineOption(section, key, default, minimum, since)
+    return dataclasses.field(default=default, metadata={"engine": option})
 
 
 # The masakari.conf keys of the charm's older recovery options (the reactive charm's),
@@ -122,42 +92,104 @@ RECOVERY_KEYS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class MasakariConfig:
-    """Validated charm configuration."""
+    """The options, checked; made by ``CharmBase.load_config(MasakariConfig, series=...)``.
 
-    origin: Origin
-    action_managed_upgrade: bool
-    evacuation_delay: int
-    evacuate_all_instances: bool
-    notification_expiration: int
-    check_expired_interval: int
-    region: str
-    debug: bool
-    use_internal_endpoints: bool
-    worker_multiplier: float | None
-    config_flags: dict[str, dict[str, str]]
-    coordination_backend_url: str
-    haproxy_timeouts: dict[str, int]
-    networks: dict[str, str]  # endpoint type -> CIDR
-    hostnames: dict[str, str]  # endpoint type -> host name
-    vips: tuple[str, ...]
-    vip_iface: str
-    vip_cidr: int
-    dns_ha: bool
-    ssl_cert: str
-    ssl_key: str
-    ssl_ca: str
-    # charm option -> value as masakari.conf spells it, for the ENGINE_OPTIONS that are set
-    engine: dict[str, str] = dataclasses.field(default_factory=dict)
+    ops passes each Juju option as the field of its name (dashes as underscores), as
+    Juju gives it; ``series`` is the machine's, which ``openstack-origin`` is read for.
+    ``__post_init__`` checks every field and works out the views the charm uses (the
+    origin, endpoint networks and host names, VIPs, haproxy timeouts, config-flags,
+    the engine settings); a bad option raises :class:`ConfigError` naming it.
+    """
+
+    series: str
+    openstack_origin: str = "distro"
+    action_managed_upgrade: bool = False
+    evacuation_delay: int = 60
+    evacuate_all_instances: bool = True
+    notification_expiration: int = 86400
+    check_expired_interval: int = 600
+    region: str = "RegionOne"
+    debug: bool = False
+    use_internal_endpoints: bool = False
+    worker_multiplier: float | None = None
+    config_flags: str = ""
+    coordination_backend_url: str = ""
+    haproxy_server_timeout: int | None = None
+    haproxy_client_timeout: int | None = None
+    haproxy_queue_timeout: int | None = None
+    haproxy_connect_timeout: int | None = None
+    os_public_network: str = ""
+    os_internal_network: str = ""
+    os_admin_network: str = ""
+    os_public_hostname: str = ""
+    os_internal_hostname: str = ""
+    os_admin_hostname: str = ""
+    vip: str = ""
+    vip_iface: str = "eth0"
+    vip_cidr: int = 24
+    dns_ha: bool = False
     auto_register_hosts: bool = True
-    recovery_method: str = "auto"
+    default_recovery_method: str = "auto"
     service_type: str = "COMPUTE"
+    ssl_cert: str = ""
+    ssl_key: str = ""
+    ssl_ca: str = ""
+
+    # The engine's (and, for notification-delay-max, the API's) tunables. Names,
+    # sections, types, defaults and minimums are masakari's own, identical from yoga to
+    # hibiscus; only [DEFAULT] notification_delay_max is new (hibiscus). The waits have
+    # no minimum upstream: 0 would give up on every instance at once, so the charm asks
+    # for 1.
+    host_failure_recovery_threads: int = _engine("DEFAULT", "host_failure_recovery_threads", 3, 1)
+    ignore_instances_in_error_state: bool = _engine(
+        "host_failure", "ignore_instances_in_error_state", False
+    )
+    add_reserved_host_to_aggregate: bool = _engine(
+        "host_failure", "add_reserved_host_to_aggregate", False
+    )
+    host_failure_metadata_key: str = _engine(
+        "host_failure", "ha_enabled_instance_metadata_key", "HA_Enabled"
+    )
+    process_all_instances: bool = _engine("instance_failure", "process_all_instances", False)
+    instance_failure_metadata_key: str = _engine(
+        "instance_failure", "ha_enabled_instance_metadata_key", "HA_Enabled"
+    )
+    wait_after_evacuation: int = _engine("DEFAULT", "wait_period_after_evacuation", 90, 1)
+    wait_after_power_off: int = _engine("DEFAULT", "wait_period_after_power_off", 180, 1)
+    wait_after_power_on: int = _engine("DEFAULT", "wait_period_after_power_on", 60, 1)
+    duplicate_notification_interval: int = _engine(
+        "DEFAULT", "duplicate_notification_detection_interval", 180
+    )
+    notification_delay_max: int | None = _engine(
+        "DEFAULT", "notification_delay_max", None, since="hibiscus"
+    )
+
+    # Worked out from the options above.
+    origin: Origin = dataclasses.field(init=False)
+    flags: dict[str, dict[str, str]] = dataclasses.field(init=False)  # config-flags
+    haproxy_timeouts: dict[str, int] = dataclasses.field(init=False)
+    networks: dict[str, str] = dataclasses.field(init=False)  # endpoint type -> CIDR
+    hostnames: dict[str, str] = dataclasses.field(init=False)  # endpoint type -> host name
+    vips: tuple[str, ...] = dataclasses.field(init=False)
+    # charm option -> value as masakari.conf spells it, for the engine options that are set
+    engine: dict[str, str] = dataclasses.field(init=False)
+    recovery_method: str = dataclasses.field(init=False)
+
+    def __post_init__(self):
+        given = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
+        o = _Options(given)
+        checked = _checked(o, self.series)
+        if o.problems:
+            raise ConfigError(o.problems)
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
 
     @property
     def api_page_size(self) -> int:
         """Items per list page masakari-api returns ([DEFAULT] osapi_max_limit)."""
-        value = self.config_flags.get("DEFAULT", {}).get("osapi_max_limit", "")
+        value = self.flags.get("DEFAULT", {}).get("osapi_max_limit", "")
         return int(value) if value.isdigit() and int(value) > 0 else DEFAULT_PAGE_SIZE
 
     @property
@@ -201,20 +233,28 @@ class MasakariConfig:
         return max(1, round(cpus * self.worker_multiplier))
 
 
+# The engine options, from the fields that hold them, in the fields' order.
+ENGINE_OPTIONS: tuple[EngineOption, ...] = tuple(
+    dataclasses.replace(field.metadata["engine"], name=field.name.replace("_", "-"))
+    for field in dataclasses.fields(MasakariConfig)
+    if "engine" in field.metadata
+)
+
+
 def _knows(release: str | None, option: EngineOption) -> bool:
     return release is None or release_index(release) >= release_index(option.since)
 
 
-def _engine_values(options: Mapping[str, object], problems: list[str]) -> dict[str, str]:
-    """The set engine options, as masakari.conf spells them; problems appended."""
+def _engine_values(o: _Options) -> dict[str, str]:
+    """The set engine options, as masakari.conf spells them; problems refused."""
     values: dict[str, str] = {}
     for option in ENGINE_OPTIONS:
-        value = options.get(option.name, option.default)
+        value = o.get(option.name)
         if value is None:
             continue
         problem = option.problem(value)
         if problem:
-            problems.append(problem)
+            o.refuse(problem)
             continue
         values[option.name] = option.rendered(value)
     return values
@@ -246,26 +286,32 @@ class ConfigError(ValueError):
 
 
 class _Options:
-    """The options as Juju gives them, and the problems found reading them, in order."""
+    """The options as Juju gave them (by field name), and the problems found, in order.
 
-    def __init__(self, options: Mapping[str, object]):
-        self.raw = options
+    Each is looked up by its Juju name, the one every problem message shows.
+    """
+
+    def __init__(self, fields: Mapping[str, object]):
+        self.fields = fields
         self.problems: list[str] = []
+
+    def get(self, name: str) -> object:
+        return self.fields.get(name.replace("-", "_"))
 
     def refuse(self, problem: str) -> None:
         self.problems.append(problem)
 
-    def flag(self, name: str, default: bool = False) -> bool:
-        return bool(self.raw.get(name, default))
+    def flag(self, name: str) -> bool:
+        return bool(self.get(name))
 
     def text(self, name: str) -> str:
-        value = self.raw.get(name)
+        value = self.get(name)
         return "" if value is None else str(value).strip()
 
     def whole(
         self, name: str, default: int | None = None, minimum: int = 1, maximum: int | None = None
     ) -> int:
-        value = self.raw.get(name)
+        value = self.get(name)
         if value is None:
             assert default is not None
             return default
@@ -332,7 +378,7 @@ def _dns_ha(o: _Options, vips: tuple[str, ...], hostnames: dict[str, str]) -> bo
 
 
 def _worker_multiplier(o: _Options) -> float | None:
-    multiplier = o.raw.get("worker-multiplier")
+    multiplier = o.get("worker-multiplier")
     if multiplier is None:
         return None
     if (
@@ -387,60 +433,50 @@ def _service_type(o: _Options) -> str:
     return service_type
 
 
-def load_config(options: Mapping[str, object], series: str) -> MasakariConfig:
-    """Validate ``options`` (as Juju gives them) for a machine on Ubuntu ``series``."""
-    o = _Options(options)
-    origin = _origin(o, series)
+def _checked(o: _Options, series: str) -> dict[str, object]:
+    """Every field's checked value, and the views worked out from them, by field name."""
     networks, hostnames = _endpoint_names(o)
     vips, vip_cidr, vip_iface = _vip(o)
-    dns_ha = _dns_ha(o, vips, hostnames)
-    multiplier = _worker_multiplier(o)
-    flags = _config_flags(o)
-    coordination = _matching(
-        o,
-        "coordination-backend-url",
-        _TOOZ_URL_OR_EMPTY,
-        "coordination-backend-url must be a tooz URL such as etcd3+http://host:2379",
-    )
-    region = _matching(
-        o,
-        "region",
-        _REGION,
-        "region {value!r} must be a name of letters, digits and . _ : - (e.g. RegionOne)",
-    )
-    ssl = _ssl(o)
-    recovery_method = _recovery_method(o)
-    service_type = _service_type(o)
-    timeouts = {
-        kind: o.whole(f"haproxy-{kind}-timeout", default, maximum=MAX_HAPROXY_TIMEOUT)
-        for kind, default in _HAPROXY_TIMEOUTS.items()
+    checked: dict[str, object] = {
+        "origin": _origin(o, series),
+        "networks": networks,
+        "hostnames": hostnames,
+        "vips": vips,
+        "vip_cidr": vip_cidr,
+        "vip_iface": vip_iface,
+        "dns_ha": _dns_ha(o, vips, hostnames),
+        "worker_multiplier": _worker_multiplier(o),
+        "flags": _config_flags(o),
+        "coordination_backend_url": _matching(
+            o,
+            "coordination-backend-url",
+            _TOOZ_URL_OR_EMPTY,
+            "coordination-backend-url must be a tooz URL such as etcd3+http://host:2379",
+        ),
+        "region": _matching(
+            o,
+            "region",
+            _REGION,
+            "region {value!r} must be a name of letters, digits and . _ : - (e.g. RegionOne)",
+        ),
+        **_ssl(o),
+        "recovery_method": _recovery_method(o),
+        "service_type": _service_type(o),
+        "haproxy_timeouts": {
+            kind: o.whole(f"haproxy-{kind}-timeout", default, maximum=MAX_HAPROXY_TIMEOUT)
+            for kind, default in _HAPROXY_TIMEOUTS.items()
+        },
+        "evacuation_delay": o.whole("evacuation-delay", 60, minimum=0),
+        "notification_expiration": o.whole("notification-expiration", 86400),
+        "check_expired_interval": o.whole("check-expired-interval", 600),
+        "engine": _engine_values(o),
     }
-    config = MasakariConfig(
-        origin=origin,
-        action_managed_upgrade=o.flag("action-managed-upgrade"),
-        evacuation_delay=o.whole("evacuation-delay", 60, minimum=0),
-        evacuate_all_instances=o.flag("evacuate-all-instances", True),
-        notification_expiration=o.whole("notification-expiration", 86400),
-        check_expired_interval=o.whole("check-expired-interval", 600),
-        region=region,
-        debug=o.flag("debug"),
-        use_internal_endpoints=o.flag("use-internal-endpoints"),
-        worker_multiplier=multiplier,
-        config_flags=flags,
-        coordination_backend_url=coordination,
-        haproxy_timeouts=timeouts,
-        networks=networks,
-        hostnames=hostnames,
-        vips=vips,
-        vip_iface=vip_iface,
-        vip_cidr=vip_cidr,
-        dns_ha=dns_ha,
-        engine=_engine_values(options, o.problems),
-        auto_register_hosts=o.flag("auto-register-hosts", True),
-        recovery_method=recovery_method,
-        service_type=service_type,
-        **ssl,
-    )
-    if o.problems:
-        raise ConfigError(o.problems)
-    return config
+    for name in (
+        "action-managed-upgrade",
+        "evacuate-all-instances",
+        "debug",
+        "use-internal-endpoints",
+        "auto-register-hosts",
+    ):
+        checked[name.replace("-", "_")] = o.flag(name)
+    return checked

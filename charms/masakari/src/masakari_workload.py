@@ -207,7 +207,7 @@ def masakari_conf_sections(inputs: WorkloadInputs) -> dict[str, dict[str, str]]:
     }
     for section, keys in cfg.engine_settings(inputs.release).items():
         sections.setdefault(section, {}).update(keys)
-    return merge_flags(sections, cfg.config_flags)
+    return merge_flags(sections, cfg.flags)
 
 
 def masakari_conf(inputs: WorkloadInputs) -> str:

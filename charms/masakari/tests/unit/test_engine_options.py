@@ -15,7 +15,7 @@ import ops
 import pytest
 import yaml
 from conftest import MASAKARI_PACKAGES, full_state, synced
-from masakari_config import ENGINE_OPTIONS
+from masakari_config import ENGINE_OPTIONS, MasakariConfig
 from openstack_charm_lib.releases import OPENSTACK_RELEASES
 
 CHARMCRAFT = yaml.safe_load((Path(charm.__file__).parents[1] / "charmcraft.yaml").read_text())
@@ -126,6 +126,20 @@ def test_charmcraft_defaults_match_the_charms_table():
     for option in ENGINE_OPTIONS:
         assert OPTIONS[option.name].get("default") == option.default, option.name
         assert f"{option.section}] {option.key}" in OPTIONS[option.name]["description"]
+
+
+def test_every_option_is_a_config_field_with_the_charmcraft_default():
+    fields = {f.name: f for f in dataclasses.fields(MasakariConfig) if f.init}
+    options = {name.replace("-", "_"): spec for name, spec in OPTIONS.items()}
+    # Read outside MasakariConfig: by the observability and policy-overrides libraries.
+    elsewhere = {"nagios_context", "nagios_servicegroups", "use_policyd_override"}
+    assert set(fields) - {"series"} == set(options) - elsewhere
+    for name in set(fields) - {"series"}:
+        default = options[name].get("default")
+        if default is None:  # unset: "" or None, whichever the field's type has
+            assert fields[name].default in ("", None), name
+        else:
+            assert fields[name].default == default, name
 
 
 @pytest.mark.parametrize(

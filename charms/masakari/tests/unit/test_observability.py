@@ -197,12 +197,12 @@ def test_one_hook_validates_the_options_once(ctx, installed, monkeypatch):
 
     calls = []
 
-    def counted(*args):
-        calls.append(args)
-        return real(*args)
+    class Counted(charm.MasakariConfig):
+        def __post_init__(self):
+            calls.append(self.series)
+            super().__post_init__()
 
-    real = charm.load_config
-    monkeypatch.setattr(charm, "load_config", counted)
+    monkeypatch.setattr(charm, "MasakariConfig", Counted)
     state = full_state(extra=[cos_agent_relation(subordinate=False)])
     out = ctx.run(ctx.on.config_changed(), state)
     assert out.unit_status.name == "active", out.unit_status

@@ -30,24 +30,13 @@ import ops
 from masakari_api import ApiError, MasakariApi
 from masakari_config import ConfigError, MasakariConfig
 from masakari_packages import OriginRecord, Packages
+from masakari_relations import Answers, MasakariRelations
 from masakari_status import Outcome
-from openstack_charm_lib import (
-    actions,
-    hacluster,
-    observability,
-    policy_overrides,
-    relations,
-    tls,
-)
+from openstack_charm_lib import actions, observability, policy_overrides, tls
 from openstack_charm_lib.charm_base import ReconcilingCharm
-from openstack_charm_lib.host import CommandError
 from openstack_charm_lib.network import ENDPOINT_TYPES, Binding, is_ipv6, read_bindings
-from openstack_charm_lib.relations.amqp import Amqp, Messaging
-from openstack_charm_lib.relations.identity_service import IdentityService, Keystone
-from openstack_charm_lib.relations.shared_db import Database, SharedDb
-from openstack_charm_lib.releases import Step
+from openstack_charm_lib.relations import Ready
 from openstack_charm_lib.rendering import Renderer
-from openstack_charm_lib.status import join_names
 from peers import Peers
 
 logger = logging.getLogger(__name__)
@@ -72,7 +61,7 @@ class MasakariCharm(ReconcilingCharm):
             rendered={},
             code_versions="",
             ca_update_pending=False,
-            ha_history={},  # hacluster.HaHistory: what the ha relation was ever sent
+            ha_history={},  # openstack_charm_lib.hacluster.HaHistory: all the ha relation was sent
         )
         # The stored state records the origin the packages were last installed from.
         self.packages = Packages(self.host, cast(OriginRecord, self._stored), self._progress)
@@ -84,11 +73,9 @@ class MasakariCharm(ReconcilingCharm):
             Renderer(wl.TEMPLATES),
             self.peers,
         )
-        self.shared_db = SharedDb(self.model)
-        self.amqp = Amqp(self.model)
-        self.keystone = IdentityService(self.model)
-        self.certificates = tls.Certificates(self.model)
-        self.ha = hacluster.Ha(self.model)
+        # Sorted: packing and ops.testing both rewrite the metadata with sorted keys.
+        required = sorted(name for name, meta in self.meta.requires.items() if not meta.optional)
+        self.relations = MasakariRelations(self.model, self.peers, required)
         self.registration = host_registration.HostRegistration(
             self.model, self.peers, type(self).api_factory
         )
@@ -157,13 +144,18 @@ class MasakariCharm(ReconcilingCharm):
         bindings = read_bindings(self.model, BINDINGS)
         local, address_problems = addresses.local_addresses(cfg, bindings)
         outcome.blocked += address_problems
-        cert_requests = addresses.certificate_requests(self.host.fqdn(), cfg, bindings, local)
-        tls_state = self._tls(cfg, cert_requests, outcome)
+        fqdn = self.host.fqdn()
+        cert_requests = addresses.certificate_requests(fqdn, cfg, bindings, local)
+        tls_state = self.relations.tls(cfg, fqdn, cert_requests, outcome)
         tls_ready = tls_state if isinstance(tls_state, tls.TlsMaterial) else None
-        self._publish(cfg, bindings, local, tls_ready, cert_requests)
+        history = self.relations.publish(
+            cfg, bindings, local, tls_ready, cert_requests, dict(self._stored.ha_history)
+        )
+        if history is not None:
+            self._stored.ha_history = history
         self._apply_policy_overrides(outcome)
 
-        ready = self._read_relations(outcome)
+        ready = self.relations.read(outcome)
         if ready is not None and tls_state is not False:
             self._apply_workload(cfg, bindings, local, tls_ready, ready, outcome)
             if outcome.synced and self.unit.is_leader() and not self.paused:
@@ -172,11 +164,12 @@ class MasakariCharm(ReconcilingCharm):
             self.machine.stop_engine()
         tls_on = tls_ready is not None and ready is not None
         self.machine.converge_sites(tls_on, outcome, self.paused)
+        ha = self.relations.ha
         unit = status.Deployment(
             paused=self.paused,
             units=self.peers.unit_count(),
-            ha_related=self.ha.related,
-            clustered=self.ha.clustered,
+            ha_related=ha.related,
+            clustered=ha.clustered,
             tls=tls_ready is not None,
         )
         decided = status.decide(cfg, outcome, unit, self.host)
@@ -192,77 +185,13 @@ class MasakariCharm(ReconcilingCharm):
         if policy.changed:  # every mod_wsgi process of masakari-api enforces it at once
             self.machine.restart_later("apache2")
 
-    def _publish(
-        self,
-        cfg: MasakariConfig,
-        bindings: dict[str, Binding],
-        local: dict[str, str],
-        tls_ready: tls.TlsMaterial | None,
-        cert_requests: dict[str, list[str]],
-    ) -> None:
-        db_addr = bindings.get("shared-db") or bindings.get("cluster")
-        self.shared_db.publish(wl.SERVICE, (db_addr.ingress if db_addr else "") or "")
-        self.amqp.publish(wl.SERVICE, wl.SERVICE)
-        if self.keystone.related:
-            protocol = "https" if tls_ready else "http"
-            hosts = addresses.endpoint_hosts(
-                cfg, bindings, local, self.ha.related, self.ha.clustered
-            )
-            urls = {ep: wl.endpoint_url(protocol, hosts[ep]) for ep in ENDPOINT_TYPES}
-            self.keystone.publish(wl.SERVICE, cfg.region, urls)
-        self.peers.publish_addresses(local)
-        self.certificates.publish(cert_requests)
-        settings = hacluster.HaSettings(
-            service=wl.SERVICE,
-            vips=cfg.vips,
-            vip_iface=cfg.vip_iface,
-            vip_cidr=cfg.vip_cidr,
-            dns_ha=cfg.dns_ha,
-            hostnames=cfg.hostnames,
-            endpoint_addresses=local,
-        )
-        history = self.ha.publish(settings, bindings, dict(self._stored.ha_history))
-        if history is not None:
-            self._stored.ha_history = history
-
-    def _tls(
-        self, cfg: MasakariConfig, cert_requests: dict[str, list[str]], outcome: Outcome
-    ) -> tls.TlsMaterial | None | bool:
-        """TLS material; None when TLS is not used; False while it is expected but missing."""
-        static = tls.read_static(cfg.ssl_cert, cfg.ssl_key, cfg.ssl_ca, self.host.fqdn())
-        if isinstance(static, relations.Ready):
-            return static.info
-        if not self.certificates.related:
-            return None
-        state = self.certificates.read(list(cert_requests))
-        if isinstance(state, relations.NotReady):
-            outcome.waiting.append(state.reason)
-            return False
-        return state.info
-
-    def _read_relations(self, outcome: Outcome) -> tuple[Database, Messaging, Keystone] | None:
-        # Sorted: packing and ops.testing both rewrite the metadata with sorted keys.
-        required = sorted(name for name, meta in self.meta.requires.items() if not meta.optional)
-        missing = [name for name in required if not self.model.relations[name]]
-        if missing:
-            outcome.blocked.append(f"Missing relations: {join_names(missing)}")
-            return None
-        db, mq, ks = self.shared_db.read(), self.amqp.read(), self.keystone.read()
-        not_ready = [s.reason for s in (db, mq, ks) if isinstance(s, relations.NotReady)]
-        if not_ready:
-            outcome.waiting.extend(not_ready)
-            return None
-        assert isinstance(db, relations.Ready) and isinstance(mq, relations.Ready)
-        assert isinstance(ks, relations.Ready)
-        return db.info, mq.info, ks.info
-
     def _apply_workload(
         self,
         cfg: MasakariConfig,
         bindings: dict[str, Binding],
         local: dict[str, str],
         tls_ready: tls.TlsMaterial | None,
-        ready: tuple[Database, Messaging, Keystone],
+        ready: Answers,
         outcome: Outcome,
     ) -> None:
         bad_peers = self.peers.address_problems()
@@ -291,9 +220,9 @@ class MasakariCharm(ReconcilingCharm):
             cfg: MasakariConfig | None = self._load_config()
         except ConfigError:
             cfg = None
-        keystone = self.keystone.read()
+        keystone = self.relations.keystone.read()
         credentials = None
-        if cfg is not None and isinstance(keystone, relations.Ready):
+        if cfg is not None and isinstance(keystone, Ready):
             credentials = host_registration.credentials(cfg, keystone.info)
         leader = self.unit.is_leader()
         return masakari_watch.watch(self.meta.name, credentials, leader, self.paused)
@@ -302,8 +231,8 @@ class MasakariCharm(ReconcilingCharm):
         cfg = self._action_config(event)
         if cfg is None:
             return
-        keystone = self.keystone.read()
-        if not isinstance(keystone, relations.Ready):
+        keystone = self.relations.keystone.read()
+        if not isinstance(keystone, Ready):
             event.fail("Needs the identity-service relation with keystone's credentials")
             return
         name = event.handle.kind.removesuffix("_action").replace("_", "-")
@@ -319,41 +248,30 @@ class MasakariCharm(ReconcilingCharm):
         cfg = self._action_config(event)
         if cfg is None:
             return
-        if not cfg.action_managed_upgrade:
-            event.fail(
-                "action-managed-upgrade is false: upgrades run when openstack-origin changes"
-            )
-            return
-        step, release = self.packages.step(cfg.origin)
-        if step in (Step.CURRENT, Step.REPOINT):
-            event.set_results({"outcome": f"no upgrade available: {release} is installed"})
-            self._reconcile()
-            return
-        if step is Step.DOWNGRADE:
-            event.fail(f"openstack-origin {cfg.origin.display} is older than {release}")
-            return
         try:
-            summary = self.packages.upgrade(cfg.origin)
-        except CommandError as exc:
-            event.fail(f"Upgrade failed: {exc}")
+            summary, upgraded = self.packages.openstack_upgrade(
+                cfg.origin, cfg.action_managed_upgrade
+            )
+        except actions.ActionRefusedError as exc:
+            event.fail(str(exc))
             return
         self._reconcile()
-        event.set_results({"outcome": summary, "status": self.unit.status.message})
+        results = {"outcome": summary}
+        if upgraded:
+            results["status"] = self.unit.status.message
+        event.set_results(results)
 
     def _on_package_upgrade(self, event: ops.ActionEvent) -> None:
         cfg = self._action_config(event)
         if cfg is None:
             return
-        if self.packages.origin_pending(cfg.origin):
-            event.fail("A release upgrade is pending: run openstack-upgrade first")
-            return
         try:
-            changed = self.packages.upgrade_within_release()
-        except CommandError as exc:
-            event.fail(f"Package upgrade failed: {exc}")
+            upgraded = self.packages.package_upgrade(cfg.origin)
+        except actions.ActionRefusedError as exc:
+            event.fail(str(exc))
             return
         self._reconcile()
-        event.set_results({"upgraded": "; ".join(changed) or "everything was up to date"})
+        event.set_results({"upgraded": upgraded})
 
 
 if __name__ == "__main__":  # pragma: nocover

@@ -16,6 +16,7 @@ from typing import Protocol
 
 import masakari_workload as wl
 from openstack_charm_lib import apt, services
+from openstack_charm_lib.actions import ActionRefusedError
 from openstack_charm_lib.host import CommandError, Host
 from openstack_charm_lib.releases import Origin, Step, upgrade_step
 
@@ -108,7 +109,35 @@ class Packages:
         """Whether ``origin`` is not yet the source the packages come from."""
         return str(self.record.applied_origin) != origin.value
 
-    def upgrade_within_release(self) -> list[str]:
-        """Newer packages of the installed release (package-upgrade); what changed."""
-        apt.update(self.host)
-        return apt.upgrade_packages(self.host, wl.PACKAGES)
+    def openstack_upgrade(self, origin: Origin, action_managed: bool) -> tuple[str, bool]:
+        """The openstack-upgrade action: what it did, and whether the release moved.
+
+        Raises :class:`ActionRefusedError` when it may not run or apt fails.
+        """
+        if not action_managed:
+            raise ActionRefusedError(
+                "action-managed-upgrade is false: upgrades run when openstack-origin changes"
+            )
+        step, release = self.step(origin)
+        if step in (Step.CURRENT, Step.REPOINT):
+            return f"no upgrade available: {release} is installed", False
+        if step is Step.DOWNGRADE:
+            raise ActionRefusedError(f"openstack-origin {origin.display} is older than {release}")
+        try:
+            return self.upgrade(origin), True
+        except CommandError as exc:
+            raise ActionRefusedError(f"Upgrade failed: {exc}") from exc
+
+    def package_upgrade(self, origin: Origin) -> str:
+        """The package-upgrade action: newer packages of the installed release; what changed.
+
+        Raises :class:`ActionRefusedError` while a release upgrade is pending or apt fails.
+        """
+        if self.origin_pending(origin):
+            raise ActionRefusedError("A release upgrade is pending: run openstack-upgrade first")
+        try:
+            apt.update(self.host)
+            changed = apt.upgrade_packages(self.host, wl.PACKAGES)
+        except CommandError as exc:
+            raise ActionRefusedError(f"Package upgrade failed: {exc}") from exc
+        return "; ".join(changed) or "everything was up to date"

@@ -17,26 +17,20 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import cast
 
 import ops
 import pacemaker_remote as pr
 import remote_node_health as health
-from openstack_charm_lib import (
-    actions,
-    apt,
-    cos_agent,
-    observability,
-    pacemaker_node,
-    services,
-)
+from openstack_charm_lib import actions, cos_agent, observability, pacemaker_node
 from openstack_charm_lib.charm_base import ReconcilingCharm
 from openstack_charm_lib.host import CommandError
 from openstack_charm_lib.network import is_ip
 from remote_config import RemoteConfig
+from remote_relation import RELATION, HaclusterRemote, NodeInfo
 
 logger = logging.getLogger(__name__)
 
-RELATION = "pacemaker-remote"
 HEALTH_SERVICE = "pacemaker-remote-health"
 LOG_FILES = ("/var/log/pacemaker/pacemaker.log",)
 COS_DIR = Path(__file__).parent / "cos"  # alert rules shipped with the charm
@@ -48,6 +42,9 @@ class PacemakerRemoteCharm(ReconcilingCharm):
     def __init__(self, framework: ops.Framework):
         super().__init__(framework)
         self._stored.set_default(sources_updated=False)
+        # The stored state records whether the apt index was refreshed once.
+        self.node = pr.RemoteNode(self.host, cast(pr.SourcesRecord, self._stored), self._progress)
+        self.hacluster = HaclusterRemote(self.model)
         rel = self.on[RELATION]
         self.observe_reconcile(
             [
@@ -74,15 +71,17 @@ class PacemakerRemoteCharm(ReconcilingCharm):
             ]
         )
 
+    def _progress(self, message: str) -> None:
+        self.unit.status = ops.MaintenanceStatus(message)
+
     def pausable_services(self) -> list[str]:
         """pacemaker_remote, the only service."""
         return [pr.SERVICE]
 
     def _converge(self) -> ops.StatusBase:
-        relation = self.model.get_relation(RELATION)
-        if relation is None:
+        if not self.hacluster.related:
             # Whatever else is wrong (an invalid option, say), a departed cluster's key goes.
-            self._forget_cluster()
+            self.node.forget_cluster()
         config = self._config()
         # masakari-monitors checks this name against nova's host: offer only a name this
         # charm gives (or, once it has an address, will give) hacluster, never a bad one.
@@ -91,80 +90,56 @@ class PacemakerRemoteCharm(ReconcilingCharm):
         )
         if isinstance(config, ops.StatusBase):
             return config
-        remote_hostname, stonith_hostname = config.remote_hostname, config.stonith_name
         try:
-            self._ensure_packages()
+            self.node.install()
         except CommandError as exc:
             logger.error("package installation failed: %s", exc)
             return ops.BlockedStatus(f"Package installation failed ({exc}); retrying")
-        self._remove_corosync_leftovers()
+        self.node.remove_corosync_leftovers()
         self.unit.set_ports(pr.PORT)
-
-        if relation is None:
+        if not self.hacluster.related:
             return ops.BlockedStatus(
-                "Missing relation: relate pacemaker-remote to hacluster "
-                "(pacemaker-remote endpoint)"
+                f"Missing relation: relate pacemaker-remote to hacluster ({RELATION} endpoint)"
             )
-        stonith_problem = self._stonith_problem(remote_hostname, stonith_hostname)
-        remote_ip = self._remote_ip(relation)
+        return self._join(config)
+
+    def _join(self, config: RemoteConfig) -> ops.StatusBase:
+        """Publish this node to hacluster, write its key and run the service."""
+        remote_hostname, stonith_hostname = config.remote_hostname, config.stonith_name
+        stonith_problem = self.node.stonith_problem(remote_hostname, stonith_hostname)
+        remote_ip = self.hacluster.address()
         if not is_ip(remote_ip):
             # hacluster creates the node's resource once, with this address as server=,
             # and never updates it: publish nothing until there is a real address.
             return ops.WaitingStatus(
                 f"{RELATION} relation: no IP address on this unit's {RELATION} binding yet"
             )
-        info = pr.NodeInfo(
-            remote_hostname=remote_hostname,
-            remote_ip=remote_ip,
-            stonith_hostname=None
-            if stonith_problem or stonith_hostname is None
-            else stonith_hostname,
-            enable_resources=config.enable_resources,
+        fenced_by = None if stonith_problem else stonith_hostname
+        self.hacluster.publish(
+            NodeInfo(remote_hostname, remote_ip, fenced_by, config.enable_resources)
         )
-        relation.data[self.unit].update(info.relation_data())
         if stonith_problem:
             return ops.BlockedStatus(stonith_problem)
-
-        key_state = self._key(relation)
-        if isinstance(key_state, ops.StatusBase):
-            services.ensure_stopped(self.host, pr.SERVICE)
-            return key_state
-        changed = self.host.write_file(
-            pr.AUTHKEY, key_state, owner="root", group="haclient", mode=0o440
-        ).content_changed
+        key = self.hacluster.read_key()
+        if isinstance(key, ops.StatusBase):
+            self.node.stop()
+            return key
+        changed = self.node.write_key(key)
         if self.paused:
             return ops.MaintenanceStatus(actions.PAUSED_MESSAGE)
-        return self._run_node(changed, remote_hostname, bool(info.stonith_hostname))
-
-    def _run_node(self, key_changed: bool, remote_hostname: str, stonith: bool) -> ops.StatusBase:
-        """Run pacemaker_remoted (restarted on a new key) and say how the cluster sees it."""
-        try:
-            if key_changed:
-                self.host.run(["systemctl", "enable", pr.SERVICE])
-                services.restart(self.host, pr.SERVICE)
-            else:
-                services.ensure_running(self.host, pr.SERVICE)
-        except CommandError:
-            logger.error("could not start %s", pr.SERVICE)
-        if not services.is_running(self.host, pr.SERVICE):
-            return ops.BlockedStatus(
-                f"{pr.SERVICE} is not running; see 'journalctl -u {pr.SERVICE}'"
-            )
-        if pr.PORT not in self.host.listening_tcp_ports():
-            return ops.BlockedStatus(f"{pr.SERVICE} runs but does not listen on {pr.PORT}")
-        problem = health.status_problem(
+        problem = self.node.run(changed) or health.status_problem(
             health.read_state(self.host.path(health.STATE_FILE), time.time())
         )
         if problem:
             return ops.BlockedStatus(problem)
-        fencing = "on" if stonith else "off"
+        fencing = "on" if fenced_by else "off"
         return ops.ActiveStatus(f"Pacemaker remote node {remote_hostname} (stonith {fencing})")
 
     def watch(self) -> observability.Watch:
         """The node's health daemon (while related to hacluster), log, alert rules and checks."""
         config = self._config()
         node = None if isinstance(config, ops.StatusBase) else config.remote_hostname
-        related = self.model.get_relation(RELATION) is not None
+        related = self.hacluster.related
         daemon = observability.Daemon.of(
             health,
             HEALTH_SERVICE,
@@ -204,78 +179,6 @@ class PacemakerRemoteCharm(ReconcilingCharm):
     def _publish_node_name(self, node_name: str | None) -> None:
         for relation in self.model.relations[pacemaker_node.RELATION]:
             pacemaker_node.publish(relation, self.unit, node_name)
-
-    def _stonith_problem(self, remote_hostname: str, stonith_hostname: str | None) -> str | None:
-        if stonith_hostname is None:
-            return None
-        if "." not in stonith_hostname or not self.host.resolves(stonith_hostname):
-            return (
-                f"enable-stonith: {stonith_hostname!r} is not a name MAAS resolves; "
-                "set stonith-hostname to the machine's MAAS FQDN"
-            )
-        fenced = pr.fenced_names(stonith_hostname)
-        if remote_hostname not in fenced:
-            # Pacemaker fences the node by its node name (remote-hostname); hacluster's
-            # st-maas lists only the stonith-hostnames and their short forms, so it
-            # would never fence this node.
-            return (
-                f"enable-stonith: hacluster's st-maas fences {' or '.join(map(repr, fenced))}, "
-                f"not this node ({remote_hostname!r}): make remote-hostname one of them or "
-                "set stonith-hostname to the MAAS FQDN of which remote-hostname is the name "
-                "or short name"
-            )
-        return None
-
-    def _remote_ip(self, relation: ops.Relation) -> str:
-        binding = self.model.get_binding(relation)
-        network = binding.network if binding is not None else None
-        address = network.ingress_address if network is not None else None
-        return str(address) if address else ""
-
-    def _key(self, relation: ops.Relation) -> bytes | ops.StatusBase:
-        """The authkey all hacluster units agree on, or the status explaining why not."""
-        sent = {}
-        for unit in sorted(relation.units, key=lambda u: u.name):
-            value = relation.data[unit].get("pacemaker-key")
-            if value:
-                sent[unit.name] = value.strip()
-        if not sent:
-            return ops.WaitingStatus("Waiting for the pacemaker authkey from hacluster")
-        if len(set(sent.values())) > 1:
-            return ops.BlockedStatus(
-                f"hacluster units send different pacemaker-key values ({', '.join(sent)}); "
-                "set hacluster's pacemaker_key option so that they agree"
-            )
-        try:
-            return pr.decode_key(next(iter(sent.values())))
-        except pr.AuthKeyError as exc:
-            # Name the relation, the units and the field; never the value.
-            return ops.BlockedStatus(f"{RELATION} relation, {', '.join(sent)}: {exc}")
-
-    # -- machine state -----------------------------------------------------------------------
-    def _ensure_packages(self) -> None:
-        missing = apt.missing_packages(self.host, pr.PACKAGES)
-        if not missing:
-            return
-        self.unit.status = ops.MaintenanceStatus("Installing packages")
-        if not self._stored.sources_updated:
-            apt.update(self.host)
-            self._stored.sources_updated = True
-        apt.install(self.host, missing)
-        # The package starts the service with whatever key it finds; wait for hacluster's.
-        services.ensure_stopped(self.host, pr.SERVICE)
-
-    def _remove_corosync_leftovers(self) -> None:
-        if services.is_running(self.host, "corosync"):
-            return  # someone runs corosync on purpose; leave it alone
-        for path in pr.COROSYNC_LEFTOVERS:
-            if self.host.remove_file(path):
-                logger.info("removed %s so that this host cannot form a corosync cluster", path)
-
-    def _forget_cluster(self) -> None:
-        services.ensure_stopped(self.host, pr.SERVICE)
-        if self.host.remove_file(pr.AUTHKEY):
-            logger.info("removed the pacemaker authkey of the departed cluster")
 
 
 if __name__ == "__main__":  # pragma: nocover

@@ -8,6 +8,7 @@ import json
 import ops
 import pacemaker_remote as pr
 import pytest
+import remote_relation as rr
 from conftest import FQDN, KEY, KEY_B64, hacluster, published, state
 from ops import testing
 
@@ -74,7 +75,7 @@ def test_stonith_name_whose_listed_names_include_the_node_is_published(ctx, inst
     config = {"enable-stonith": True, "remote-hostname": remote, "stonith-hostname": "node7.maas"}
     out = ctx.run(ctx.on.config_changed(), state(config=config))
     assert out.unit_status.name == "active"
-    hostnames = pr.fenced_names(json.loads(published(out)["stonith-hostname"]))
+    hostnames = rr.fenced_names(json.loads(published(out)["stonith-hostname"]))
     assert json.loads(published(out)["remote-hostname"]) in hostnames
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 import json
 
-import pacemaker_remote as pr
+import remote_relation as rr
 from conftest import published, state
 from hypothesis import given
 from hypothesis import strategies as st
@@ -52,7 +52,7 @@ def test_a_raw_hostname_would_not_decode():
     resources=st.booleans(),
 )
 def test_any_node_info_round_trips_through_hacluster_decoding(hostname, ip, stonith, resources):
-    bag = pr.NodeInfo(hostname, ip, stonith, resources).relation_data()
+    bag = rr.NodeInfo(hostname, ip, stonith, resources).relation_data()
     decoded = {k: hacluster_decode(v) for k, v in bag.items()}
     assert decoded == {
         "remote-hostname": hostname,

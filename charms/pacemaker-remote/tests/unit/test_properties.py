@@ -26,6 +26,7 @@ from pathlib import Path
 import charm
 import pacemaker_remote as pr
 import pytest
+import remote_relation as rr
 import yaml
 from conftest import FQDN, KEY_B64, PACKAGES, remote_network
 from hypothesis import HealthCheck, Phase, given, settings
@@ -53,11 +54,11 @@ KEYS = st.one_of(
 def test_any_pacemaker_key_is_refused_or_decoded_to_a_usable_key(value):
     with TALLY.case():
         try:
-            key = pr.decode_key(value)
-        except pr.AuthKeyError as exc:
+            key = rr.decode_key(value)
+        except rr.AuthKeyError as exc:
             assert len(value.strip()) < 16 or value.strip() not in str(exc)  # never echo it
             return
-        assert pr.MIN_KEY_BYTES <= len(key) <= pr.MAX_KEY_BYTES
+        assert rr.MIN_KEY_BYTES <= len(key) <= rr.MAX_KEY_BYTES
         assert base64.b64encode(key).decode() == value.strip()
 
 
@@ -70,10 +71,10 @@ def test_any_pacemaker_key_is_refused_or_decoded_to_a_usable_key(value):
 )
 def test_the_bag_decodes_to_the_types_hacluster_checks(remote, stonith, ip, resources):
     with TALLY.case() as case:
-        bag = pr.NodeInfo(remote, ip, stonith, resources).relation_data()
+        bag = rr.NodeInfo(remote, ip, stonith, resources).relation_data()
         case.file("pacemaker-remote bag", lambda: check_bag(bag, remote, stonith, ip, resources))
         if stonith is not None:
-            listed = pr.fenced_names(stonith)
+            listed = rr.fenced_names(stonith)
             # hacluster lists each stonith-hostname and, for a dotted one, its first label.
             assert set(listed) == {stonith, *([stonith.split(".")[0]] if "." in stonith else [])}
 
@@ -185,8 +186,8 @@ def agreed_key(units) -> bytes | None:
     if len(sent) != 1:
         return None
     try:
-        return pr.decode_key(sent.pop())
-    except pr.AuthKeyError:
+        return rr.decode_key(sent.pop())
+    except rr.AuthKeyError:
         return None
 
 
@@ -212,7 +213,7 @@ def check_outcome(case, ctx, host, out, step, previous_key: bytes | None) -> Non
 
 
 def check_published(bag) -> None:
-    decoded = {k: json.loads(bag[k]) for k in pr.NodeInfo("x", "", None, False).relation_data()}
+    decoded = {k: json.loads(bag[k]) for k in rr.NodeInfo("x", "", None, False).relation_data()}
     remote, stonith = decoded["remote-hostname"], decoded["stonith-hostname"]
     if not (isinstance(remote, str) and is_hostname(remote)):
         raise adv.InvalidFileError(f"remote-hostname {remote!r} is no host name")
@@ -220,7 +221,7 @@ def check_published(bag) -> None:
         raise adv.InvalidFileError("enable-resources is not a JSON boolean")
     if not (isinstance(decoded["remote-ip"], str) and is_ip(decoded["remote-ip"])):
         raise adv.InvalidFileError("remote-ip is not an IP address")
-    if stonith is not None and remote not in pr.fenced_names(stonith):
+    if stonith is not None and remote not in rr.fenced_names(stonith):
         raise adv.InvalidFileError(f"st-maas would list {stonith!r} but not node {remote!r}")
 
 

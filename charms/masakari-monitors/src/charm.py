@@ -12,22 +12,20 @@ stopped, until nova-compute has written nova.conf.
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
+from typing import cast
 
 import monitors_health as health
 import monitors_workload as wl
 import ops
-from monitors_config import MONITORS, ConfigError, MonitorsConfig
+from monitors_config import ConfigError, MonitorsConfig
+from monitors_machine import ALL_MONITORS, MonitorsMachine, MonitorsRecord
 from openstack_charm_lib import (
     actions,
-    apt,
     cos_agent,
-    liveness,
     observability,
     pacemaker_node,
     relations,
-    services,
 )
 from openstack_charm_lib.charm_base import ReconcilingCharm
 from openstack_charm_lib.config_flags import merge_flags
@@ -35,7 +33,6 @@ from openstack_charm_lib.host import CommandError
 from openstack_charm_lib.network import is_hostname
 from openstack_charm_lib.relations import masakari_host
 from openstack_charm_lib.relations.identity_credentials import Credentials, IdentityCredentials
-from openstack_charm_lib.rendering import apply_when_changed
 from openstack_charm_lib.status import join_names
 
 logger = logging.getLogger(__name__)
@@ -43,7 +40,6 @@ logger = logging.getLogger(__name__)
 CREDENTIALS = "identity-credentials"
 REGISTRATION = "registration"
 PACEMAKER_NODE = pacemaker_node.RELATION
-ALL_MONITORS = tuple(MONITORS.values())
 HEALTH_SERVICE = "masakari-monitors-health"
 LOG_FILES = ("/var/log/masakarimonitors/*.log",)
 COS_DIR = Path(__file__).parent / "cos"  # alert rules shipped with the charm
@@ -55,6 +51,10 @@ class MasakariMonitorsCharm(ReconcilingCharm):
     def __init__(self, framework: ops.Framework):
         super().__init__(framework)
         self._stored.set_default(sources_updated=False, pending_restarts=[], rendered={})
+        # The stored state records what the machine steps need between hooks.
+        self.machine = MonitorsMachine(
+            self.host, cast(MonitorsRecord, self._stored), self._progress
+        )
         self.keystone = IdentityCredentials(self.model, CREDENTIALS)
         events = [self.on.install, self.on.upgrade_charm, self.on.config_changed]
         events.append(self.on.update_status)
@@ -69,6 +69,9 @@ class MasakariMonitorsCharm(ReconcilingCharm):
     def _config(self) -> MonitorsConfig:
         """The options, checked once per hook; raises :class:`ConfigError` naming them."""
         return self.loaded_config(lambda: self.load_config(MonitorsConfig))
+
+    def _progress(self, message: str) -> None:
+        self.unit.status = ops.MaintenanceStatus(message)
 
     def pausable_services(self) -> tuple[str, ...]:
         """Every monitor, enabled or not."""
@@ -87,25 +90,35 @@ class MasakariMonitorsCharm(ReconcilingCharm):
         except ConfigError as exc:
             return ops.BlockedStatus(f"Invalid config: {exc}")
         try:
-            self._ensure_packages(config)
+            self.machine.install(config)
         except CommandError as exc:
             logger.error("package installation failed: %s", exc)
             return ops.BlockedStatus(f"Package installation failed ({exc}); retrying")
-        disabled = [m for m in ALL_MONITORS if m not in config.monitors]
-        for monitor in disabled:
-            services.ensure_stopped(self.host, monitor)
 
         hostname = config.hostname or self.host.fqdn()
-        agreed = self._agreed_name(config, hostname)
+        nova_conf = self.machine.nova_conf()
+        agreed = self._agreed_name(config, hostname, nova_conf)
         # Only a name nova and Pacemaker confirm is worth registering: masakari would
         # never match the host monitor's notifications to any other.
-        self._publish_registration(config, agreed if isinstance(agreed, str) else None)
+        hypervisor = None
+        if isinstance(agreed, str) and nova_conf is not None:
+            hypervisor = wl.hypervisor(config, agreed, nova_conf)
+        for relation in self.model.relations[REGISTRATION]:
+            masakari_host.publish(relation, self.unit, hypervisor)
 
         credentials = self._credentials(config, agreed)
         if isinstance(credentials, ops.StatusBase):
-            self._stop(config.monitors)
+            self.machine.stop(config.monitors)
             return credentials
-        return self._run_monitors(config, credentials, hostname)
+        problem = self.machine.apply(config, credentials, hostname, self.paused)
+        if self.paused:
+            return ops.MaintenanceStatus(actions.PAUSED_MESSAGE)
+        if problem:
+            return ops.BlockedStatus(problem)
+        names = join_names(
+            m.removeprefix("masakari-").removesuffix("-monitor") for m in config.monitors
+        )
+        return ops.ActiveStatus(f"Unit is ready (monitors: {names}; reporting as {hostname})")
 
     def _credentials(
         self, config: MonitorsConfig, agreed: str | ops.StatusBase
@@ -122,47 +135,6 @@ class MasakariMonitorsCharm(ReconcilingCharm):
         if not config.monitors:
             return ops.BlockedStatus("Every monitor is disabled: enable at least one")
         return state.info
-
-    def _run_monitors(
-        self, config: MonitorsConfig, credentials: Credentials, hostname: str
-    ) -> ops.StatusBase:
-        """Write the monitors' files, run them, and say whether they do their work."""
-        group = services.run_as_group(self.host, config.monitors[0])
-        applied = apply_when_changed(
-            self.host,
-            self._stored.rendered,
-            [config, credentials, hostname, group],
-            lambda: wl.build_files(config, credentials, hostname, group),
-        )
-        pending = {*self._stored.pending_restarts, *applied.restarts}
-        if self.paused:
-            self._stored.pending_restarts = sorted(pending)
-            return ops.MaintenanceStatus(actions.PAUSED_MESSAGE)
-
-        if config.host_monitor and not services.is_running(self.host, "pacemaker_remote"):
-            self._stored.pending_restarts = sorted(pending)
-            self._stop(config.monitors)
-            return ops.BlockedStatus(
-                "The host monitor needs pacemaker_remote running here: "
-                "see pacemaker-remote's status"
-            )
-        for monitor in services.converge(self.host, config.monitors, pending):
-            logger.error("could not start %s", monitor)
-        self._stored.pending_restarts = sorted(pending)
-        down = services.not_running(self.host, config.monitors)
-        if down:
-            return ops.BlockedStatus(f"Services not running: {join_names(down)}")
-        wedged = health.status_problems(
-            liveness.read_state(
-                self.host.path(health.STATE_FILE), time.time(), health.STATE_MAX_AGE
-            )
-        )
-        if wedged:
-            return ops.BlockedStatus("; ".join(wedged))
-        names = join_names(
-            m.removeprefix("masakari-").removesuffix("-monitor") for m in config.monitors
-        )
-        return ops.ActiveStatus(f"Unit is ready (monitors: {names}; reporting as {hostname})")
 
     def watch(self) -> observability.Watch:
         """The monitors' health daemon, logs, alert rules and checks."""
@@ -203,9 +175,10 @@ class MasakariMonitorsCharm(ReconcilingCharm):
             primary=False,
         )
 
-    def _agreed_name(self, config: MonitorsConfig, hostname: str) -> str | ops.StatusBase:
+    def _agreed_name(
+        self, config: MonitorsConfig, hostname: str, nova_conf: str | None
+    ) -> str | ops.StatusBase:
         """The one name nova, the monitors and Pacemaker use for this host, or why not."""
-        nova_conf = self.host.read_text(wl.NOVA_CONF)
         if nova_conf is None:
             # Without nova.conf nova's host is unknown: a guess could be the wrong name.
             return ops.WaitingStatus(f"Waiting for nova-compute to write {wl.NOVA_CONF}")
@@ -231,42 +204,6 @@ class MasakariMonitorsCharm(ReconcilingCharm):
             )
         problem = wl.names_problem(nova, hostname, node_name)
         return ops.BlockedStatus(problem) if problem else nova
-
-    def _publish_registration(self, config: MonitorsConfig, hostname: str | None) -> None:
-        """Tell masakari how to register this hypervisor and judge its recovery; None withdraws.
-
-        nova.conf was read for ``hostname``: a name means it exists.
-        """
-        hypervisor = None
-        if hostname:
-            nova_conf = self.host.read_text(wl.NOVA_CONF) or ""
-            hypervisor = masakari_host.Hypervisor(
-                hostname,
-                config.segment_name,
-                config.reserved_host,
-                service_down_time=wl.nova_service_down_time(nova_conf),
-                resume_guests_state_on_host_boot=wl.nova_resumes_guests(nova_conf),
-                detection_time=wl.detection_time(config),
-            )
-        for relation in self.model.relations[REGISTRATION]:
-            masakari_host.publish(relation, self.unit, hypervisor)
-
-    def _stop(self, monitors: tuple[str, ...]) -> None:
-        """Keep monitors stopped until their configuration is complete and consistent."""
-        for monitor in monitors:
-            services.ensure_stopped(self.host, monitor)
-
-    def _ensure_packages(self, config: MonitorsConfig) -> None:
-        missing = apt.missing_packages(self.host, list(config.monitors))
-        if not missing:
-            return
-        self.unit.status = ops.MaintenanceStatus(f"Installing {join_names(missing)}")
-        if not self._stored.sources_updated:
-            apt.update(self.host)
-            self._stored.sources_updated = True
-        apt.install(self.host, missing)
-        # The packages start the monitors with their default configuration.
-        self._stop(tuple(missing))
 
 
 if __name__ == "__main__":  # pragma: nocover

@@ -91,6 +91,18 @@ def build_files(
     return files
 
 
+def hypervisor(config: MonitorsConfig, hostname: str, nova_conf: str) -> masakari_host.Hypervisor:
+    """How masakari should register this hypervisor, and the facts to judge its recovery."""
+    return masakari_host.Hypervisor(
+        hostname,
+        config.segment_name,
+        config.reserved_host,
+        service_down_time=nova_service_down_time(nova_conf),
+        resume_guests_state_on_host_boot=nova_resumes_guests(nova_conf),
+        detection_time=detection_time(config),
+    )
+
+
 def names_problem(nova: str, hostname: str, node_name: str | None) -> str | None:
     """Why nova's host, the monitors' ``hostname`` and the Pacemaker node name differ.
 

@@ -30,11 +30,11 @@ import ops
 from masakari_api import ApiError, MasakariApi
 from masakari_config import ConfigError, MasakariConfig
 from masakari_packages import OriginRecord, Packages
-from masakari_relations import Answers, MasakariRelations
+from masakari_relations import MasakariRelations
 from masakari_status import Outcome
 from openstack_charm_lib import actions, observability, policy_overrides, tls
 from openstack_charm_lib.charm_base import ReconcilingCharm
-from openstack_charm_lib.network import ENDPOINT_TYPES, Binding, is_ipv6, read_bindings
+from openstack_charm_lib.network import ENDPOINT_TYPES, read_bindings
 from openstack_charm_lib.relations import Ready
 from openstack_charm_lib.rendering import Renderer
 from peers import Peers
@@ -153,11 +153,21 @@ class MasakariCharm(ReconcilingCharm):
         )
         if history is not None:
             self._stored.ha_history = history
-        self._apply_policy_overrides(outcome)
+        enabled = self.config.get(policy_overrides.OPTION) is True
+        self.machine.apply_policy_overrides(self.model, enabled, self.app.name, outcome)
 
         ready = self.relations.read(outcome)
         if ready is not None and tls_state is not False:
-            self._apply_workload(cfg, bindings, local, tls_ready, ready, outcome)
+            self.machine.apply_answers(
+                cfg,
+                ready,
+                tls_ready,
+                bindings,
+                local,
+                outcome,
+                leader=self.unit.is_leader(),
+                paused=self.paused,
+            )
             if outcome.synced and self.unit.is_leader() and not self.paused:
                 self.registration.reconcile(cfg, ready[2], outcome)
         elif not self.paused:
@@ -174,44 +184,6 @@ class MasakariCharm(ReconcilingCharm):
         )
         decided = status.decide(cfg, outcome, unit, self.host)
         return policy_overrides.prefixed(decided, outcome.policy)
-
-    def _apply_policy_overrides(self, outcome: Outcome) -> None:
-        enabled = self.config.get(policy_overrides.OPTION) is True
-        policy = outcome.policy = policy_overrides.converge(
-            self.host, self.model, enabled, wl.POLICY_OVERRIDES, "masakari", self.app.name
-        )
-        if policy.problem:
-            outcome.blocked.append(policy.problem)
-        if policy.changed:  # every mod_wsgi process of masakari-api enforces it at once
-            self.machine.restart_later("apache2")
-
-    def _apply_workload(
-        self,
-        cfg: MasakariConfig,
-        bindings: dict[str, Binding],
-        local: dict[str, str],
-        tls_ready: tls.TlsMaterial | None,
-        ready: Answers,
-        outcome: Outcome,
-    ) -> None:
-        bad_peers = self.peers.address_problems()
-        if bad_peers:
-            outcome.waiting.extend(status.summarise("peers", bad_peers))
-            return
-        database, messaging, keystone = ready
-        inputs = wl.WorkloadInputs(
-            config=cfg,
-            database=database,
-            messaging=messaging,
-            keystone=keystone,
-            tls=tls_ready,
-            backends=self.peers.backends(bindings, local),
-            cpus=self.host.cpu_count(),
-            stats_password=self.machine.stats_password(),
-            ipv6=is_ipv6(next(iter(local.values()), "")),
-            release=outcome.installed.release,
-        )
-        self.machine.apply(inputs, outcome, leader=self.unit.is_leader(), paused=self.paused)
 
     # -- observability and the API ----------------------------------------------------
     def watch(self) -> observability.Watch:

@@ -1,13 +1,15 @@
 """What the masakari charm does on its machine once config and relations are read.
 
-:class:`Machine` runs the workload's part of a pass: it writes the files whose content
-changed, keeps the restarts they call for until they can happen, updates the system
-trust store when the charm's CA changed, migrates the schema once per release (on the
-leader), and starts or restarts the services; masakari-engine only on a migrated
-schema. The functions below it switch the Apache sites (the charm's WSGI site on, the
-package's off, the TLS frontend as TLS is configured), rebuild the trust store and run
-the migration (``masakari-manage db sync``, then the segment backfill a release needs).
-What goes wrong becomes text for the status; a failed command is retried by the next hook.
+:class:`Machine` runs the workload's part of a pass: it installs the policyd-override
+rules, turns the relations' answers into the workload's inputs, writes the files whose
+content changed, keeps the restarts they call for until they can happen, updates the
+system trust store when the charm's CA changed, migrates the schema once per release
+(on the leader), and starts or restarts the services; masakari-engine only on a
+migrated schema. The functions below it switch the Apache sites (the charm's WSGI site
+on, the package's off, the TLS frontend as TLS is configured), rebuild the trust store
+and run the migration (``masakari-manage db sync``, then the segment backfill a release
+needs). What goes wrong becomes text for the status; the next hook retries a failed
+command.
 """
 
 from __future__ import annotations
@@ -17,11 +19,16 @@ import secrets
 from typing import Protocol
 
 import masakari_workload as wl
-from masakari_status import Outcome
-from openstack_charm_lib import services
+import ops
+from masakari_config import MasakariConfig
+from masakari_relations import Answers
+from masakari_status import Outcome, summarise
+from openstack_charm_lib import policy_overrides, services
 from openstack_charm_lib.charm_base import failure_message
 from openstack_charm_lib.host import CommandError, Host
+from openstack_charm_lib.network import Binding, is_ipv6
 from openstack_charm_lib.rendering import Renderer, apply_when_changed
+from openstack_charm_lib.tls import TlsMaterial
 from peers import Peers
 
 logger = logging.getLogger(__name__)
@@ -59,6 +66,50 @@ class Machine:
     def restart_later(self, service: str) -> None:
         """Restart ``service`` when the pass can, even if no file of it changes."""
         self._record.pending_restarts = sorted({*self._record.pending_restarts, service})
+
+    def apply_policy_overrides(
+        self, model: ops.Model, enabled: bool, app: str, outcome: Outcome
+    ) -> None:
+        """Install or remove the policyd-override rules; masakari-api restarts on a change."""
+        policy = outcome.policy = policy_overrides.converge(
+            self._host, model, enabled, wl.POLICY_OVERRIDES, "masakari", app
+        )
+        if policy.problem:
+            outcome.blocked.append(policy.problem)
+        if policy.changed:  # every mod_wsgi process of masakari-api enforces it at once
+            self.restart_later("apache2")
+
+    def apply_answers(
+        self,
+        cfg: MasakariConfig,
+        answers: Answers,
+        tls_ready: TlsMaterial | None,
+        bindings: dict[str, Binding],
+        local: dict[str, str],
+        outcome: Outcome,
+        *,
+        leader: bool,
+        paused: bool,
+    ) -> None:
+        """The workload for the relations' answers; waits while a peer's addresses are bad."""
+        bad_peers = self._peers.address_problems()
+        if bad_peers:
+            outcome.waiting.extend(summarise("peers", bad_peers))
+            return
+        database, messaging, keystone = answers
+        inputs = wl.WorkloadInputs(
+            config=cfg,
+            database=database,
+            messaging=messaging,
+            keystone=keystone,
+            tls=tls_ready,
+            backends=self._peers.backends(bindings, local),
+            cpus=self._host.cpu_count(),
+            stats_password=self.stats_password(),
+            ipv6=is_ipv6(next(iter(local.values()), "")),
+            release=outcome.installed.release,
+        )
+        self.apply(inputs, outcome, leader=leader, paused=paused)
 
     def apply(
         self, inputs: wl.WorkloadInputs, outcome: Outcome, *, leader: bool, paused: bool

@@ -91,6 +91,20 @@ def ensure_stopped(host: Host, service: str) -> bool:
     return running
 
 
+def ensure_all_stopped(host: Host, services: Sequence[str]) -> list[str]:
+    """:func:`ensure_stopped` for each of ``services``, asking systemd twice for all of them.
+
+    Returns the services that were running.
+    """
+    services = list(dict.fromkeys(services))
+    active = active_states(host, services)
+    enabled = enabled_states(host, services)
+    for service in services:
+        if active[service] or enabled[service]:
+            host.run(["systemctl", "disable", "--now", service])
+    return [s for s in services if active[s]]
+
+
 def is_masked(host: Host, service: str) -> bool:
     """Whether ``service`` is masked (``systemctl is-enabled`` says ``masked``)."""
     proc = host.run(["systemctl", "is-enabled", service], check=False)

@@ -83,6 +83,26 @@ def test_ensure_stopped_disables_a_stopped_service_a_boot_would_start(tmp_path):
     assert not host.ran("systemctl", "disable")  # nothing left to do: no command
 
 
+def test_ensure_all_stopped_asks_systemd_twice_and_acts_only_on_what_would_run(tmp_path):
+    host = FakeHost(tmp_path)
+    host.running.add("running")
+    host.enabled |= {"running", "enabled"}
+    assert services.ensure_all_stopped(host, ["running", "enabled", "off"]) == ["running"]
+    assert not host.running and not host.enabled
+    assert host.commands == [
+        ["systemctl", "is-active", "running", "enabled", "off"],
+        ["systemctl", "is-enabled", "running", "enabled", "off"],
+        ["systemctl", "disable", "--now", "running"],
+        ["systemctl", "disable", "--now", "enabled"],
+    ]
+    host.clear()
+    assert services.ensure_all_stopped(host, ["running", "enabled", "off"]) == []
+    assert len(host.commands) == 2  # the steady state: two questions, no change
+    host.clear()
+    assert services.ensure_all_stopped(host, []) == []
+    assert host.commands == []
+
+
 def test_enabled_states_asks_one_by_one_when_a_unit_file_is_missing(tmp_path):
     class NoFileHost(FakeHost):
         def _systemctl(self, args):

@@ -46,7 +46,8 @@ class MonitorsMachine:
 
     def install(self, config: MonitorsConfig) -> None:
         """Install the enabled monitors, stop the disabled; raises CommandError on apt's."""
-        missing = apt.missing_packages(self.host, list(config.monitors))
+        installed = apt.installed_versions(self.host, list(ALL_MONITORS))
+        missing = [m for m in config.monitors if m not in installed]
         if missing:
             self.progress(f"Installing {join_names(missing)}")
             if not self.record.sources_updated:
@@ -55,12 +56,12 @@ class MonitorsMachine:
             apt.install(self.host, missing)
             # The packages start the monitors with their default configuration.
             self.stop(missing)
-        self.stop(m for m in ALL_MONITORS if m not in config.monitors)
+        # A monitor whose package is absent has no unit to stop (each package ships its own).
+        self.stop(m for m in ALL_MONITORS if m not in config.monitors and m in installed)
 
     def stop(self, monitors: Iterable[str]) -> None:
         """Keep ``monitors`` stopped until their configuration is complete and consistent."""
-        for monitor in monitors:
-            services.ensure_stopped(self.host, monitor)
+        services.ensure_all_stopped(self.host, list(monitors))
 
     def nova_conf(self) -> str | None:
         """nova-compute's nova.conf; None until nova-compute wrote it."""

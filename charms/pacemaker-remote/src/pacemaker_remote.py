@@ -56,6 +56,8 @@ class RemoteNode:
 
     def remove_corosync_leftovers(self) -> None:
         """Remove the files that would let this host start a corosync cluster of its own."""
+        if not any(self.host.exists(path) for path in COROSYNC_LEFTOVERS):
+            return
         if services.is_running(self.host, "corosync"):
             return  # someone runs corosync on purpose; leave it alone
         for path in COROSYNC_LEFTOVERS:
@@ -79,15 +81,17 @@ class RemoteNode:
 
     def run(self, key_changed: bool) -> str | None:
         """Run pacemaker_remoted, restarted on a new key; why it does not serve, or None."""
+        # Known running only when it was and nothing was asked of it: else systemd says.
+        running = False
         try:
             if key_changed:
                 self.host.run(["systemctl", "enable", SERVICE])
                 services.restart(self.host, SERVICE)
             else:
-                services.ensure_running(self.host, SERVICE)
+                running = not services.ensure_running(self.host, SERVICE)
         except CommandError:  # the checks below say what is wrong
             logger.error("could not start %s", SERVICE)
-        if not services.is_running(self.host, SERVICE):
+        if not running and not services.is_running(self.host, SERVICE):
             return f"{SERVICE} is not running; see 'journalctl -u {SERVICE}'"
         if PORT not in self.host.listening_tcp_ports():
             return f"{SERVICE} runs but does not listen on {PORT}"

@@ -162,6 +162,16 @@ def test_disabling_a_monitor_stops_it(ctx, ready):
     assert out.unit_status.message.startswith("Unit is ready (monitors: host;")
 
 
+def test_a_disabled_monitor_that_is_not_installed_costs_no_systemd_question(ctx, ready):
+    for package in ("masakari-process-monitor", "masakari-introspective-instance-monitor"):
+        ready.installed.pop(package, None)
+    ctx.run(ctx.on.config_changed(), state())
+    ready.clear()
+    ctx.run(ctx.on.update_status(), state())
+    asked = [" ".join(argv) for argv in ready.ran("systemctl")]
+    assert not [a for a in asked if "process-monitor" in a or "introspective" in a], asked
+
+
 def test_every_monitor_disabled_blocks(ctx, ready):
     config = {"enable-host-monitor": False, "enable-instance-monitor": False}
     out = ctx.run(ctx.on.config_changed(), state(config=config))

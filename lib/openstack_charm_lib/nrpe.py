@@ -42,6 +42,7 @@ NRPE_DIR = "/etc/nagios/nrpe.d"
 EXPORT_DIR = "/var/lib/nagios/export"
 NRPE_SERVICE = "nagios-nrpe-server"
 PLUGINS = ("check_exporter_metric.py", "check_systemd_units.py")
+PLUGIN_SUPPORT = "nagios_check.py"  # what the plugins share, installed next to them
 _PLUGIN_SOURCE = Path(__file__).parent / "nagios_plugins"
 
 # charmhelpers' shortname pattern.
@@ -200,13 +201,19 @@ def check_files(
 
 
 def plugin_files(names: Sequence[str]) -> list[ManagedFile]:
-    """Copies of our plugins ``names`` for ``PLUGIN_DIR``, executable by nrpe (0755)."""
+    """Copies of our plugins ``names`` for ``PLUGIN_DIR``, executable by nrpe (0755).
+
+    With them goes :data:`PLUGIN_SUPPORT`, the module they import (readable, 0644).
+    """
     files = []
     for name in names:
         if name not in PLUGINS:
             raise ValueError(f"unknown nagios plugin {name!r}")
         content = (_PLUGIN_SOURCE / name).read_bytes()
         files.append(ManagedFile(f"{PLUGIN_DIR}/{name}", content, mode=0o755))
+    if files:
+        support = (_PLUGIN_SOURCE / PLUGIN_SUPPORT).read_bytes()
+        files.append(ManagedFile(f"{PLUGIN_DIR}/{PLUGIN_SUPPORT}", support, mode=0o644))
     return files
 
 

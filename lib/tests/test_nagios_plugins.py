@@ -230,7 +230,7 @@ def test_the_exposition_parser(page, samples):
      "a 1 2 3\n", "a one\n", "a 1_000\n"],
 )  # fmt: skip
 def test_the_parser_rejects_malformed_lines(page):
-    with pytest.raises(metric._UnknownError, match="line 1"):
+    with pytest.raises(metric.nc.UnknownError, match="line 1"):
         metric.parse(page)
 
 
@@ -245,7 +245,7 @@ def test_many_names_are_counted_not_listed():
 
 def test_an_oversized_page_is_unknown(server, monkeypatch):
     monkeypatch.setattr(metric, "MAX_PAGE", 100)
-    with pytest.raises(metric._UnknownError, match="too large"):
+    with pytest.raises(metric.nc.UnknownError, match="too large"):
         metric.fetch(server + "/metrics")
 
 
@@ -336,7 +336,7 @@ def test_systemctl_trouble_is_unknown(systemctl, monkeypatch):
     assert (code, line) == (UNKNOWN, "UNKNOWN: systemctl failed (FileNotFoundError)")
     monkeypatch.setenv("FAKE_SYSTEMCTL_HANG", "1")
     monkeypatch.setattr(units, "TIMEOUT", 0.5)
-    with pytest.raises(units._UnknownError, match="TimeoutExpired"):
+    with pytest.raises(units.nc.UnknownError, match="TimeoutExpired"):
         units.check(["a"])
 
 

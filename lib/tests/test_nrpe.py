@@ -97,6 +97,7 @@ def test_the_command_runs_through_a_shell_as_nrpe_runs_it(tmp_path):
     # Run the installed copy, with this interpreter (the machine's python3 is not ours).
     line = line.replace(f"{nrpe.PLUGIN_DIR}/", f"{sys.executable} {tmp_path}{nrpe.PLUGIN_DIR}/")
     env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    env.pop("PYTHONPATH", None)  # as on the machine: no charm library, only what was installed
     done = subprocess.run(["/bin/sh", "-c", line], capture_output=True, text=True, env=env)
     assert (done.returncode, done.stdout) == (2, "CRITICAL: a b;c is failed\n")
 
@@ -210,14 +211,17 @@ def test_relation_bag_is_what_charmhelpers_sets():
     }
 
 
-def test_plugin_files_are_our_plugins_executable():
-    copies = nrpe.plugin_files(list(nrpe.PLUGINS))
-    assert [f.path for f in copies] == [f"{nrpe.PLUGIN_DIR}/{n}" for n in nrpe.PLUGINS]
-    for copy in copies:
+def test_plugin_files_are_our_plugins_executable_and_the_module_they_share():
+    *plugins, support = nrpe.plugin_files(list(nrpe.PLUGINS))
+    assert [f.path for f in plugins] == [f"{nrpe.PLUGIN_DIR}/{n}" for n in nrpe.PLUGINS]
+    for copy in plugins:
         source = Path(nrpe.__file__).parent / "nagios_plugins" / Path(copy.path).name
         assert copy.content == source.read_bytes() and copy.mode == 0o755
         assert isinstance(copy.content, bytes)
         assert copy.content.startswith(b"#!/usr/bin/python3\n")
+    assert support.path == f"{nrpe.PLUGIN_DIR}/{nrpe.PLUGIN_SUPPORT}"
+    assert support.mode == 0o644  # imported, never run
+    assert nrpe.plugin_files([]) == []
     with pytest.raises(ValueError):
         nrpe.plugin_files(["../nrpe.py"])
 

@@ -23,8 +23,10 @@ import sys
 import urllib.error
 import urllib.request
 
-OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
-NAMES = ("OK", "WARNING", "CRITICAL", "UNKNOWN")
+try:  # in the library (its tests import the plugins as modules)
+    from openstack_charm_lib.nagios_plugins import nagios_check as nc
+except ImportError:  # installed: nrpe.plugin_files put the module next to this file
+    import nagios_check as nc  # pyright: ignore[reportMissingImports]
 TIMEOUT = 10.0
 MAX_PAGE = 32 * 1024 * 1024
 MAX_NAMES = 10  # series named in the line; the rest are counted
@@ -34,16 +36,6 @@ _LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _ESCAPES = {"\\": "\\", '"': '"', "n": "\n"}
 
 Labels = dict[str, str]
-
-
-class _UnknownError(Exception):
-    """The state cannot be known; the message says why."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # type: ignore[override]
-        # argparse exits 2, which Nagios reads as CRITICAL: a usage error is UNKNOWN.
-        raise _UnknownError(f"usage: {message}")
 
 
 # Exposition format ------------------------------------------------------------------------
@@ -62,20 +54,20 @@ def _labels(text: str, start: int, lineno: int) -> tuple[Labels, int]:
     while text[i : i + 1] != "}":
         name = _LABEL.match(text, i)
         if name is None:
-            raise _UnknownError(f"line {lineno}: bad label name")
+            raise nc.UnknownError(f"line {lineno}: bad label name")
         i = _skip_blanks(text, name.end())
         if text[i : i + 1] != "=":
-            raise _UnknownError(f"line {lineno}: label {name.group()} has no value")
+            raise nc.UnknownError(f"line {lineno}: label {name.group()} has no value")
         i = _skip_blanks(text, i + 1)
         if text[i : i + 1] != '"':
-            raise _UnknownError(f"line {lineno}: label {name.group()} has no quoted value")
+            raise nc.UnknownError(f"line {lineno}: label {name.group()} has no quoted value")
         value, i = _quoted(text, i + 1, lineno)
         labels[name.group()] = value
         i = _skip_blanks(text, i)
         if text[i : i + 1] == ",":
             i = _skip_blanks(text, i + 1)  # a trailing comma before } is allowed
         elif text[i : i + 1] != "}":
-            raise _UnknownError(f"line {lineno}: expected , or }} after a label")
+            raise nc.UnknownError(f"line {lineno}: expected , or }} after a label")
     return labels, i + 1
 
 
@@ -94,7 +86,7 @@ def _quoted(text: str, i: int, lineno: int) -> tuple[str, int]:
         else:
             value.append(char)
             i += 1
-    raise _UnknownError(f"line {lineno}: unterminated label value")
+    raise nc.UnknownError(f"line {lineno}: unterminated label value")
 
 
 def _value(token: str, lineno: int) -> float:
@@ -103,7 +95,7 @@ def _value(token: str, lineno: int) -> float:
             raise ValueError(token)
         return float(token)  # also +Inf, -Inf and NaN, as the format writes them
     except ValueError:
-        raise _UnknownError(f"line {lineno}: bad sample value") from None
+        raise nc.UnknownError(f"line {lineno}: bad sample value") from None
 
 
 def parse(page: str) -> tuple[set[str], list[tuple[str, Labels, float]]]:
@@ -121,7 +113,7 @@ def parse(page: str) -> tuple[set[str], list[tuple[str, Labels, float]]]:
             continue
         name = _METRIC.match(line)
         if name is None:
-            raise _UnknownError(f"line {lineno}: bad metric name")
+            raise nc.UnknownError(f"line {lineno}: bad metric name")
         labels: Labels = {}
         rest = line[name.end() :]
         brace = _skip_blanks(line, name.end())  # the format allows blanks before {
@@ -130,7 +122,7 @@ def parse(page: str) -> tuple[set[str], list[tuple[str, Labels, float]]]:
             rest = line[end:]
         fields = rest.split()
         if not 1 <= len(fields) <= 2:
-            raise _UnknownError(f"line {lineno}: expected a value (and a timestamp)")
+            raise nc.UnknownError(f"line {lineno}: expected a value (and a timestamp)")
         samples.append((name.group(), labels, _value(fields[0], lineno)))
     return declared, samples
 
@@ -141,17 +133,17 @@ def parse(page: str) -> tuple[set[str], list[tuple[str, Labels, float]]]:
 def fetch(url: str, timeout: float = TIMEOUT) -> str:
     """The page at ``url`` (http or https only)."""
     if not url.startswith(("http://", "https://")):
-        raise _UnknownError("the URL must be http or https")
+        raise nc.UnknownError("the URL must be http or https")
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
             body = response.read(MAX_PAGE + 1)
     except urllib.error.HTTPError as error:
-        raise _UnknownError(f"metrics page answered HTTP {error.code}") from None
+        raise nc.UnknownError(f"metrics page answered HTTP {error.code}") from None
     except (urllib.error.URLError, OSError, ValueError) as error:
         reason = getattr(error, "reason", None) or type(error).__name__
-        raise _UnknownError(f"cannot fetch the metrics page ({reason})") from None
+        raise nc.UnknownError(f"cannot fetch the metrics page ({reason})") from None
     if len(body) > MAX_PAGE:
-        raise _UnknownError("metrics page too large")
+        raise nc.UnknownError("metrics page too large")
     return body.decode("utf-8", errors="replace")
 
 
@@ -167,7 +159,7 @@ def _label_pair(text: str) -> tuple[str, str]:
 
 
 def _arguments(argv: list[str]) -> argparse.Namespace:
-    parser = _Parser(prog="check_exporter_metric.py")
+    parser = nc.Parser(prog="check_exporter_metric.py")
     parser.add_argument("--url", required=True)
     parser.add_argument("--family", required=True)
     parser.add_argument("--label", action="append", default=[], type=_label_pair)
@@ -198,9 +190,9 @@ def check(argv: list[str]) -> tuple[int, str]:
         and args.family not in declared
         and not any(name == args.family for name, _, _ in samples)
     ):
-        raise _UnknownError(f"{args.family} is not on the metrics page")
+        raise nc.UnknownError(f"{args.family} is not on the metrics page")
     if any(math.isnan(value) for _, value in series):
-        raise _UnknownError(f"{args.family} has a NaN sample")
+        raise nc.UnknownError(f"{args.family} has a NaN sample")
     total = float(sum(value for _, value in series))  # 0, not int 0, when none match
 
     def reached(threshold: float | None) -> bool:
@@ -208,9 +200,11 @@ def check(argv: list[str]) -> tuple[int, str]:
             return False
         return total <= threshold if args.below else total >= threshold
 
-    state = CRITICAL if reached(args.critical) else WARNING if reached(args.warning) else OK
-    line = f"{NAMES[state]}: {_number(total)} {args.describe or args.family}"
-    if state != OK and args.name_label:
+    state = (
+        nc.CRITICAL if reached(args.critical) else nc.WARNING if reached(args.warning) else nc.OK
+    )
+    line = f"{nc.NAMES[state]}: {_number(total)} {args.describe or args.family}"
+    if state != nc.OK and args.name_label:
         line += _named(series, args.name_label, args.below)
     line = line.replace("|", "/")  # a | would start the performance data
     perf = f"'{args.family}'={_number(total)};"
@@ -231,15 +225,7 @@ def _named(series: list[tuple[Labels, float]], label: str, below: bool) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Print one line and return the Nagios exit code."""
-    try:
-        code, line = check(sys.argv[1:] if argv is None else argv)
-    except _UnknownError as error:
-        code, line = UNKNOWN, f"UNKNOWN: {error}"
-    except Exception as error:  # noqa: BLE001 - a plugin must always answer Nagios
-        code, line = UNKNOWN, f"UNKNOWN: {type(error).__name__}"
-    # One line: Nagios shows the first; a label value may hold a line break.
-    print(" ".join(line.splitlines()))
-    return code
+    return nc.main(check, argv)
 
 
 if __name__ == "__main__":  # pragma: no cover - run as a program by nrpe

@@ -12,24 +12,15 @@ machine's python3.
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
 
-OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
-NAMES = ("OK", "WARNING", "CRITICAL", "UNKNOWN")
+try:  # in the library (its tests import the plugins as modules)
+    from openstack_charm_lib.nagios_plugins import nagios_check as nc
+except ImportError:  # installed: nrpe.plugin_files put the module next to this file
+    import nagios_check as nc  # pyright: ignore[reportMissingImports]
 TIMEOUT = 10
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # type: ignore[override]
-        # argparse exits 2, which Nagios reads as CRITICAL: a usage error is UNKNOWN.
-        raise _UnknownError(f"usage: {message}")
-
-
-class _UnknownError(Exception):
-    """The state cannot be known; the message says why."""
 
 
 def _states(units: list[str]) -> list[str]:
@@ -43,10 +34,10 @@ def _states(units: list[str]) -> list[str]:
             check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as error:
-        raise _UnknownError(f"systemctl failed ({type(error).__name__})") from None
+        raise nc.UnknownError(f"systemctl failed ({type(error).__name__})") from None
     states = done.stdout.split()
     if len(states) != len(units):
-        raise _UnknownError(
+        raise nc.UnknownError(
             f"systemctl is-active gave {len(states)} states for {len(units)} units"
         )
     return states
@@ -54,31 +45,24 @@ def _states(units: list[str]) -> list[str]:
 
 def check(argv: list[str]) -> tuple[int, str]:
     """The Nagios state and the line to print for ``argv``."""
-    parser = _Parser(prog="check_systemd_units.py")
+    parser = nc.Parser(prog="check_systemd_units.py")
     parser.add_argument("--paused-file", help="while this file exists, report OK (paused)")
     parser.add_argument("units", nargs="+", metavar="UNIT")
     args = parser.parse_args(argv)
     if args.paused_file and os.path.exists(args.paused_file):
-        return OK, "OK: paused by the pause action"
+        return nc.OK, "OK: paused by the pause action"
     states = _states(args.units)
     pairs = zip(args.units, states, strict=True)  # _states gave one state per unit
     down = [f"{unit} is {state}" for unit, state in pairs if state != "active"]
     if down:
-        return CRITICAL, "CRITICAL: " + ", ".join(down)
+        return nc.CRITICAL, "CRITICAL: " + ", ".join(down)
     verb = "is" if len(args.units) == 1 else "are"
-    return OK, f"OK: {', '.join(args.units)} {verb} active"
+    return nc.OK, f"OK: {', '.join(args.units)} {verb} active"
 
 
 def main(argv: list[str] | None = None) -> int:
     """Print one line and return the Nagios exit code."""
-    try:
-        code, line = check(sys.argv[1:] if argv is None else argv)
-    except _UnknownError as error:
-        code, line = UNKNOWN, f"UNKNOWN: {error}"
-    except Exception as error:  # noqa: BLE001 - a plugin must always answer Nagios
-        code, line = UNKNOWN, f"UNKNOWN: {type(error).__name__}"
-    print(line.replace("\n", " "))
-    return code
+    return nc.main(check, argv)
 
 
 if __name__ == "__main__":  # pragma: no cover - run as a program by nrpe

@@ -72,6 +72,26 @@ class Certificates(Endpoint):
         return NotReady(f"{self.name}: waiting for vault to issue certificates")
 
 
+def vault_answer(
+    unit_name: str, issued: Mapping[str, Mapping[str, object]], ca: str, chain: str = ""
+) -> dict[str, str]:
+    """What vault writes on ``certificates`` once it issued ``issued`` for ``unit_name``.
+
+    ``issued`` maps each common name to its ``{"cert": pem, "key": pem}`` entry (written
+    as given, so that a test can send a broken one). For tests, demos and benchmarks that
+    stand in for vault.
+    """
+    answer = {
+        "ca": ca,
+        f"{juju_unit_key(unit_name)}.processed_requests": json.dumps(
+            {cn: dict(entry) for cn, entry in issued.items()}
+        ),
+    }
+    if chain:
+        answer["chain"] = chain
+    return answer
+
+
 def _read_issued(
     where: str, data: Mapping[str, str], raw: str, common_names: list[str]
 ) -> Ready[TlsMaterial] | NotReady:

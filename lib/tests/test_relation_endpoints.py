@@ -14,6 +14,7 @@ from openstack_charm_lib.relations.identity_credentials import (
 )
 from openstack_charm_lib.relations.identity_service import IdentityService, keystone_answer
 from openstack_charm_lib.relations.shared_db import SharedDb, mysql_answer
+from openstack_charm_testing.pki import pki
 from ops import testing
 
 META = {
@@ -140,3 +141,16 @@ def test_each_answer_builder_writes_what_its_reader_accepts():
     assert creds.info.auth_url == "http://10.0.0.11:35357/v3"
     assert creds.info.get("credentials_password") == "mon-pw"
     assert creds.info.get("region") == "RegionOne"
+
+
+def test_the_vault_answer_builder_writes_what_the_certificates_reader_accepts():
+    material = pki()
+    issued = {"host.maas": {"cert": material["cert"], "key": material["key"]}}
+    answer = tls.vault_answer("principal/0", issued, material["ca"], chain=material["ca"])
+    assert set(answer) == {"ca", "chain", "principal_0.processed_requests"}
+    charm, _ = run(testing.Relation("certificates", remote_units_data={0: answer}))
+    read = charm.read["certificates"]
+    assert isinstance(read, Ready)
+    assert read.info.certificates["host.maas"].cert.startswith(material["cert"].strip())
+    assert read.info.ca == material["ca"]
+    assert "chain" not in tls.vault_answer("principal/0", issued, material["ca"])

@@ -9,7 +9,6 @@ oslo.config parser reads back exactly what the charm meant.
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import masakari_workload as wl
 import ops
@@ -29,6 +28,7 @@ from conftest import (
     peer_relation,
     synced,
 )
+from openstack_charm_lib import tls
 from openstack_charm_testing.pki import pki
 from ops import testing
 
@@ -96,13 +96,9 @@ def test_bad_certificates_from_vault_wait_and_write_no_pem(ctx, installed):
     }
     for name, entry in cases.items():
         entry = {"key": KEY_PEM, **entry}
-        processed = {"juju-m-0.maas": entry}
+        answer = tls.vault_answer("masakari/0", {"juju-m-0.maas": entry}, CA_PEM)
         certs = testing.Relation(
-            "certificates",
-            remote_app_name="vault",
-            remote_units_data={
-                0: {"ca": CA_PEM, "masakari_0.processed_requests": json.dumps(processed)}
-            },
+            "certificates", remote_app_name="vault", remote_units_data={0: answer}
         )
         out = ctx.run(ctx.on.relation_changed(certs), full_state(extra=[certs], app_data=synced()))
         assert out.unit_status.name == "waiting", name
@@ -114,16 +110,10 @@ def test_bad_certificates_from_vault_wait_and_write_no_pem(ctx, installed):
 
 
 def test_a_garbage_ca_from_vault_waits(ctx, installed):
-    processed = {"juju-m-0.maas": {"cert": CERT_PEM, "key": KEY_PEM}}
+    issued = {"juju-m-0.maas": {"cert": CERT_PEM, "key": KEY_PEM}}
+    answer = tls.vault_answer("masakari/0", issued, "-----BEGIN CERTIFICATE-----")
     certs = testing.Relation(
-        "certificates",
-        remote_app_name="vault",
-        remote_units_data={
-            0: {
-                "ca": "-----BEGIN CERTIFICATE-----",
-                "masakari_0.processed_requests": json.dumps(processed),
-            }
-        },
+        "certificates", remote_app_name="vault", remote_units_data={0: answer}
     )
     out = ctx.run(ctx.on.relation_changed(certs), full_state(extra=[certs], app_data=synced()))
     assert out.unit_status.message.startswith("certificates: vault/0 sent an invalid ca")
@@ -164,13 +154,10 @@ def test_a_dollar_in_keystone_password_reads_back_unchanged(ctx, installed, tmp_
 
 
 def test_a_failed_trust_store_update_keeps_the_restarts_for_the_next_hook(ctx, installed):
-    processed = {"juju-m-0.maas": {"cert": CERT_PEM, "key": KEY_PEM}}
+    issued = {"juju-m-0.maas": {"cert": CERT_PEM, "key": KEY_PEM}}
+    answer = tls.vault_answer("masakari/0", issued, CA_PEM)
     certs = testing.Relation(
-        "certificates",
-        remote_app_name="vault",
-        remote_units_data={
-            0: {"ca": CA_PEM, "masakari_0.processed_requests": json.dumps(processed)}
-        },
+        "certificates", remote_app_name="vault", remote_units_data={0: answer}
     )
     installed.failing["update-ca-certificates"] = 1
     state = full_state(extra=[certs], app_data=synced())

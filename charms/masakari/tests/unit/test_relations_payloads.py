@@ -16,7 +16,7 @@ from conftest import (
     network,
     synced,
 )
-from openstack_charm_lib import hacluster
+from openstack_charm_lib import hacluster, tls
 from ops import testing
 
 VIP = "10.5.0.100"
@@ -192,10 +192,8 @@ def test_shared_db_and_amqp_requests(ctx, installed):
 
 
 def certificates_relation(cns, chain=""):
-    processed = {cn: {"cert": CERT_PEM, "key": KEY_PEM} for cn in cns}
-    data = {"ca": CA_PEM, "masakari_0.processed_requests": json.dumps(processed)}
-    if chain:
-        data["chain"] = chain
+    issued = {cn: {"cert": CERT_PEM, "key": KEY_PEM} for cn in cns}
+    data = tls.vault_answer("masakari/0", issued, CA_PEM, chain)
     return testing.Relation(
         "certificates", "tls-certificates", remote_app_name="vault", remote_units_data={0: data}
     )

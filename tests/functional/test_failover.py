@@ -189,6 +189,7 @@ def test_hypervisors_register_themselves_through_the_charms(stack):
             stack.root / f"registration-{host}", stack.facts, host, config
         )
         assert bag == {
+            "protocol-version": "1",
             "hostname": host,
             "segment": segment,
             "reserved": str(host in RESERVED.values()).lower(),

@@ -26,6 +26,7 @@ from pathlib import Path
 import hacluster_emulator
 import pytest
 from conftest import masakari_unit_fixtures as fx
+from openstack_charm_lib import hacluster
 from openstack_charm_testing import FakeHost
 from ops import testing
 
@@ -40,7 +41,7 @@ TOPOLOGIES = {"opt-in": (REMOTES, False), "symmetric": ({}, None)}
 
 
 def vip_resource(vip: str) -> str:
-    return fx.charm.hacluster.vip_resource_name("masakari", vip)
+    return hacluster.vip_resource_name("masakari", vip)
 
 
 class MasakariUnit:

@@ -8,6 +8,7 @@ supports (the venvs of :mod:`release_matrix`), with the values they were given.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -67,21 +68,31 @@ DELAY_RELEASE = "hibiscus"  # the first release whose masakari has notification_
 
 
 def render(tmp_path, monkeypatch, config, release="caracal") -> FakeHost:
-    """Run config-changed on a unit with ``release``'s masakari installed."""
-    version = f"{13 + OPENSTACK_RELEASES.index(release)}.0.0-0ubuntu1"
-    installed = PACKAGE_VERSIONS | dict.fromkeys(MASAKARI_PACKAGES, version)
-    host = FakeHost(tmp_path / "root", available=installed, service_ports=SERVICE_PORTS)
-    host.installed.update(installed)
+    """Run config-changed on a unit with ``release``'s masakari installed.
+
+    The unit first applies its (default) origin on caracal's packages; the packages then
+    move to ``release`` as an operator's own apt run would move them (a newer release
+    from the unit's origin would be refused as a downgrade otherwise).
+    """
+
+    def versions(of: str) -> dict[str, str]:
+        version = f"{13 + OPENSTACK_RELEASES.index(of)}.0.0-0ubuntu1"
+        return PACKAGE_VERSIONS | dict.fromkeys(MASAKARI_PACKAGES, version)
+
+    host = FakeHost(tmp_path / "root", available=versions(release), service_ports=SERVICE_PORTS)
+    host.installed.update(versions("caracal"))
     monkeypatch.setattr(charm.MasakariCharm, "make_host", lambda self: host)
     ctx = testing.Context(charm.MasakariCharm)
     peers = {1: {"private-address": "10.5.0.51"}}
-    out = ctx.run(
-        ctx.on.config_changed(),
-        full_state(config=config, peers=peers, app_data=synced(release)),
-    )
+    state = full_state(peers=peers, app_data=synced(release))
+    applied = ctx.run(ctx.on.config_changed(), state)
+    host.installed.update(versions(release))
+    host.remove_file(wl.MASAKARI_CONF)  # what follows is rendered for this release alone
+    out = ctx.run(ctx.on.config_changed(), dataclasses.replace(applied, config=config))
     # blocked only for "2 units without HA"; anything else would leave files unwritten
     assert out.unit_status.name in ("active", "blocked"), out.unit_status
     assert not out.unit_status.message.startswith("Invalid config"), out.unit_status
+    assert host.exists(wl.MASAKARI_CONF), out.unit_status
     return host
 
 

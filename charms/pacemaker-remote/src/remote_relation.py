@@ -14,7 +14,7 @@ import dataclasses
 import json
 
 import ops
-from openstack_charm_lib.relations import Endpoint
+from openstack_charm_lib.relations import Endpoint, remote_units
 
 RELATION = "pacemaker-remote"
 MIN_KEY_BYTES = 16
@@ -89,11 +89,12 @@ class HaclusterRemote(Endpoint):
     def read_key(self) -> bytes | ops.StatusBase:
         """The authkey all hacluster units agree on, or the status explaining why not."""
         relation = self.relation
-        sent = {}
-        for unit in sorted(relation.units if relation else (), key=lambda u: u.name):
-            value = relation.data[unit].get("pacemaker-key") if relation else None
-            if value:
-                sent[unit.name] = value.strip()
+        units = remote_units(relation) if relation is not None else []
+        sent = {
+            unit: data["pacemaker-key"].strip()
+            for unit, data in units
+            if data.get("pacemaker-key")
+        }
         if not sent:
             return ops.WaitingStatus("Waiting for the pacemaker authkey from hacluster")
         if len(set(sent.values())) > 1:

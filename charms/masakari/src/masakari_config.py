@@ -178,8 +178,8 @@ class MasakariConfig:
     recovery_method: str = dataclasses.field(init=False)
 
     def __post_init__(self):
-        given = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
-        o = _Options(given)
+        inits = [f for f in dataclasses.fields(self) if f.init]
+        o = _Options({f.name: getattr(self, f.name) for f in inits}, _DEFAULTS)
         checked = _checked(o, self.series)
         if o.problems:
             raise ConfigError(o.problems)
@@ -241,6 +241,14 @@ ENGINE_OPTIONS: tuple[EngineOption, ...] = tuple(
 )
 
 
+# Each option's default, by field name (what a refused whole number falls back to).
+_DEFAULTS: dict[str, object] = {
+    field.name: field.default
+    for field in dataclasses.fields(MasakariConfig)
+    if field.init and field.default is not dataclasses.MISSING
+}
+
+
 def _knows(release: str | None, option: EngineOption) -> bool:
     return release is None or release_index(release) >= release_index(option.since)
 
@@ -288,11 +296,13 @@ class ConfigError(ValueError):
 class _Options:
     """The options as Juju gave them (by field name), and the problems found, in order.
 
-    Each is looked up by its Juju name, the one every problem message shows.
+    Each is looked up by its Juju name, the one every problem message shows; a refused
+    whole number falls back to its field's default, so the checks go on with a sane value.
     """
 
-    def __init__(self, fields: Mapping[str, object]):
+    def __init__(self, fields: Mapping[str, object], defaults: Mapping[str, object]):
         self.fields = fields
+        self.defaults = defaults
         self.problems: list[str] = []
 
     def get(self, name: str) -> object:
@@ -312,15 +322,17 @@ class _Options:
         self, name: str, default: int | None = None, minimum: int = 1, maximum: int | None = None
     ) -> int:
         value = self.get(name)
+        if default is None:
+            field_default = self.defaults.get(name.replace("-", "_"))
+            default = field_default if isinstance(field_default, int) else minimum
         if value is None:
-            assert default is not None
             return default
         if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
             self.refuse(f"{name} must be a whole number >= {minimum} (got {value!r})")
-            return default or minimum
+            return default
         if maximum is not None and value > maximum:
             self.refuse(f"{name} must be at most {maximum} (got {value})")
-            return default or minimum
+            return default
         return value
 
 
@@ -359,7 +371,7 @@ def _vip(o: _Options) -> tuple[tuple[str, ...], int, str]:
             o.refuse(f"vip {vip!r} is not an IP address")
     if len(set(vips)) != len(vips):
         o.refuse("vip lists the same address twice")
-    vip_cidr = o.whole("vip_cidr", 24)
+    vip_cidr = o.whole("vip_cidr")
     if vip_cidr > 128:
         o.refuse(f"vip_cidr {vip_cidr} is not a netmask length")
     vip_iface = o.text("vip_iface") or "eth0"
@@ -466,9 +478,9 @@ def _checked(o: _Options, series: str) -> dict[str, object]:
             kind: o.whole(f"haproxy-{kind}-timeout", default, maximum=MAX_HAPROXY_TIMEOUT)
             for kind, default in _HAPROXY_TIMEOUTS.items()
         },
-        "evacuation_delay": o.whole("evacuation-delay", 60, minimum=0),
-        "notification_expiration": o.whole("notification-expiration", 86400),
-        "check_expired_interval": o.whole("check-expired-interval", 600),
+        "evacuation_delay": o.whole("evacuation-delay", minimum=0),
+        "notification_expiration": o.whole("notification-expiration"),
+        "check_expired_interval": o.whole("check-expired-interval"),
         "engine": _engine_values(o),
     }
     for name in (

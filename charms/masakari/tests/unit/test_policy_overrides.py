@@ -121,17 +121,16 @@ def test_the_option_off_with_a_resource_attached_applies_nothing(ctx, installed,
 
 @pytest.fixture
 def nothing_attached(monkeypatch):
-    """resource-get failing as Juju's does when no revision was attached.
+    """Resources.fetch failing as it does on a unit where no revision was attached.
 
     ops.testing treats a resource missing from the State as a mistake of the test
-    (RuntimeError); on a unit, ops raises ModelError.
+    (RuntimeError); on a unit, resource-get fails and ops raises ModelError.
     """
-    from scenario import mocking
 
-    def resource_get(self, name):
+    def fetch(self, name):
         raise ops.ModelError(f"ERROR could not download resource: resource#masakari/{name}")
 
-    monkeypatch.setattr(mocking._MockModelBackend, "resource_get", resource_get)
+    monkeypatch.setattr(ops.Resources, "fetch", fetch)
 
 
 def test_the_option_on_without_a_resource_blocks_naming_it_and_how_to_attach(

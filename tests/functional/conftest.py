@@ -17,3 +17,5 @@ assert _spec is not None and _spec.loader is not None
 masakari_unit_fixtures = importlib.util.module_from_spec(_spec)
 sys.modules["masakari_unit_fixtures"] = masakari_unit_fixtures
 _spec.loader.exec_module(masakari_unit_fixtures)
+
+from sigterm_teardown import pytest_configure  # noqa: E402, F401  (kill PID tears down)

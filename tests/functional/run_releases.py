@@ -17,6 +17,7 @@ Usage: ``run_releases.py [--release R ...] [pytest args]``.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -57,6 +58,29 @@ def plan(args: list[str]) -> tuple[list[tuple[str, list[str]]], list[str]]:
     return runs, rest
 
 
+def run_forwarding_sigterm(argv: list[str], env: dict[str, str]) -> int:
+    """Run ``argv``, passing on a SIGTERM (after which the runner ends); its exit code.
+
+    The stacks of a terminated run tear down only if pytest hears of it
+    (:mod:`sigterm_teardown`); the next release's run would then find their ports taken.
+    """
+    child = subprocess.Popen(argv, env=env)
+    terminated = []
+
+    def forward(_signum, _frame):
+        terminated.append(True)
+        child.send_signal(signal.SIGTERM)
+
+    previous = signal.signal(signal.SIGTERM, forward)
+    try:
+        code = child.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if terminated:
+        raise SystemExit(f"terminated (pytest exit {code})")
+    return code
+
+
 def main(args: list[str]) -> int:
     """Build each release's venv, run its tests; non-zero when any run fails."""
     runs, rest = plan(args)
@@ -74,7 +98,7 @@ def main(args: list[str]) -> int:
         env = {**os.environ, "MASAKARI_RELEASE": release}
         argv = [sys.executable, "-m", "pytest", "-q", "-s", *selection, *rest]
         print(f"== {release}: {' '.join(argv[3:])}", flush=True)
-        code = subprocess.call(argv, env=env)
+        code = run_forwarding_sigterm(argv, env)
         results.append((release, code, time.monotonic() - started))
     for release, code, seconds in results:
         outcome = "passed" if code == 0 else f"FAILED (pytest exit {code})"

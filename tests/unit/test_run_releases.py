@@ -45,3 +45,54 @@ def test_each_stack_release_has_a_unit_on_a_series_that_offers_it():
     for release, (series, origin) in release_matrix.STACK_RELEASES.items():
         assert parse_origin(origin, series).release == release
     assert release_matrix.stack_release() in release_matrix.STACK_RELEASES
+
+
+SLOW_RUN = """
+import pathlib, time
+import pytest
+
+@pytest.fixture(scope="module")
+def stack():
+    try:
+        yield
+    finally:
+        pathlib.Path(__file__).parent.joinpath("torn-down").write_text("yes")
+
+def test_long(stack):
+    pathlib.Path(__file__).parent.joinpath("running").write_text("")
+    time.sleep(60)
+"""
+
+
+def test_a_terminated_run_tears_its_stacks_down_and_ends_the_runner(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    (tmp_path / "test_slow.py").write_text(SLOW_RUN)
+    pytest_argv = [sys.executable, "-m", "pytest", "-q", "-p", "sigterm_teardown"]
+    runner = (
+        "import sys, run_releases\n"
+        f"run_releases.run_forwarding_sigterm({pytest_argv!r} + [sys.argv[1]], None)\n"
+        "print('the runner went on')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(FUNCTIONAL)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", runner, str(tmp_path / "test_slow.py")],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "running").exists():
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert (tmp_path / "torn-down").read_text() == "yes"
+    assert proc.returncode != 0
+    assert "terminated (pytest exit 2)" in out
+    assert "the runner went on" not in out

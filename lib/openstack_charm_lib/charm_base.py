@@ -27,6 +27,8 @@ from .rendering import UnsafeValueError
 
 logger = logging.getLogger(__name__)
 _Config = TypeVar("_Config")
+# The events of a relation that change what the pass reads from it.
+RELATION_CHANGES = ("relation_joined", "relation_changed", "relation_departed", "relation_broken")
 
 
 def failure_message(exc: CommandError | UnsafeValueError) -> str:
@@ -70,6 +72,16 @@ class ReconcilingCharm(ops.CharmBase):
     def make_host(self) -> Host:
         """The machine the charm acts on (a test replaces this on the charm class)."""
         return Host()
+
+    def relation_events(
+        self, endpoints: Iterable[str], kinds: Sequence[str] = RELATION_CHANGES
+    ) -> list[ops.BoundEvent]:
+        """The ``kinds`` of event (all of :data:`RELATION_CHANGES`) of each endpoint."""
+        return [getattr(self.on[name], kind) for name in endpoints for kind in kinds]
+
+    def progress(self, message: str) -> None:
+        """Show a long step of the pass (an install, an upgrade) in the unit's status."""
+        self.unit.status = ops.MaintenanceStatus(message)
 
     def observe_reconcile(self, events: Iterable[ops.BoundEvent]) -> None:
         """Run a reconcile pass on each of ``events``."""

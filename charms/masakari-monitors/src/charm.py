@@ -53,15 +53,16 @@ class MasakariMonitorsCharm(ReconcilingCharm):
         self._stored.set_default(sources_updated=False, pending_restarts=[], rendered={})
         # The stored state records what the machine steps need between hooks.
         self.machine = MonitorsMachine(
-            self.host, cast(MonitorsRecord, self._stored), self._progress
+            self.host, cast(MonitorsRecord, self._stored), self.progress
         )
         self.keystone = IdentityCredentials(self.model, CREDENTIALS)
         events = [self.on.install, self.on.upgrade_charm, self.on.config_changed]
         events.append(self.on.update_status)
         endpoints = (CREDENTIALS, "container", REGISTRATION, PACEMAKER_NODE)
         endpoints += (observability.COS_AGENT, observability.NRPE)
-        for rel in (self.on[name] for name in endpoints):
-            events += [rel.relation_joined, rel.relation_changed, rel.relation_broken]
+        events += self.relation_events(
+            endpoints, ("relation_joined", "relation_changed", "relation_broken")
+        )
         # The keystone unit that answered may leave; another one's answer then counts.
         events.append(self.on[CREDENTIALS].relation_departed)
         self.observe_reconcile(events)
@@ -69,9 +70,6 @@ class MasakariMonitorsCharm(ReconcilingCharm):
     def _config(self) -> MonitorsConfig:
         """The options, checked once per hook; raises :class:`ConfigError` naming them."""
         return self.loaded_config(lambda: self.load_config(MonitorsConfig))
-
-    def _progress(self, message: str) -> None:
-        self.unit.status = ops.MaintenanceStatus(message)
 
     def pausable_services(self) -> tuple[str, ...]:
         """Every monitor, enabled or not."""

@@ -18,7 +18,8 @@ alert rules, the dashboard and the checks (:meth:`MasakariCharm.watch`).
 from __future__ import annotations
 
 import logging
-from typing import ClassVar, cast
+from collections.abc import Callable
+from typing import Any, ClassVar, cast
 
 import addresses
 import host_registration
@@ -44,6 +45,7 @@ logger = logging.getLogger(__name__)
 # Actions on the unit itself; the charm's other actions act on masakari's segments.
 CHARM_ACTIONS = ("pause", "resume", "restart-services", "openstack-upgrade", "package-upgrade")
 BINDINGS = ("cluster", *ENDPOINT_TYPES, "shared-db")
+ActionBody = Callable[[MasakariConfig], dict[str, Any]]  # an action's results, from the options
 
 
 class MasakariCharm(ReconcilingCharm):
@@ -64,7 +66,7 @@ class MasakariCharm(ReconcilingCharm):
             ha_history={},  # openstack_charm_lib.hacluster.HaHistory: all the ha relation was sent
         )
         # The stored state records the origin the packages were last installed from.
-        self.packages = Packages(self.host, cast(OriginRecord, self._stored), self._progress)
+        self.packages = Packages(self.host, cast(OriginRecord, self._stored), self.progress)
         self.peers = Peers(self.model)
         # The stored state also records what the machine steps need between hooks.
         self.machine = machine.Machine(
@@ -81,15 +83,7 @@ class MasakariCharm(ReconcilingCharm):
         )
         on = self.on
         events = [on.install, on.upgrade_charm, on.config_changed, on.start]
-        events += [on.update_status, on.leader_elected]
-        for endpoint in self.meta.relations:
-            rel = on[endpoint]
-            events += [
-                rel.relation_joined,
-                rel.relation_changed,
-                rel.relation_departed,
-                rel.relation_broken,
-            ]
+        events += [on.update_status, on.leader_elected, *self.relation_events(self.meta.relations)]
         self.observe_reconcile(events)
         framework.observe(on.openstack_upgrade_action, self._on_openstack_upgrade)
         framework.observe(on.package_upgrade_action, self._on_package_upgrade)
@@ -104,21 +98,10 @@ class MasakariCharm(ReconcilingCharm):
         """haproxy, apache2, masakari-engine and memcached."""
         return wl.SERVICES
 
-    def _progress(self, message: str) -> None:
-        self.unit.status = ops.MaintenanceStatus(message)
-
     def _load_config(self) -> MasakariConfig:
         """The options, checked once per hook; raises :class:`ConfigError` naming them."""
         series = self.host.os_release().get("VERSION_CODENAME", "")
         return self.loaded_config(lambda: self.load_config(MasakariConfig, series=series))
-
-    def _action_config(self, event: ops.ActionEvent) -> MasakariConfig | None:
-        """The validated config, or None after failing ``event`` with the problems."""
-        try:
-            return self._load_config()
-        except ConfigError as exc:
-            event.fail(f"Invalid config: {exc}")
-            return None
 
     def _converge(self) -> ops.StatusBase:
         try:
@@ -185,7 +168,7 @@ class MasakariCharm(ReconcilingCharm):
         decided = status.decide(cfg, outcome, unit, self.host)
         return policy_overrides.prefixed(decided, outcome.policy)
 
-    # -- observability and the API ----------------------------------------------------
+    # -- observability and the actions ----------------------------------------------
     def watch(self) -> observability.Watch:
         """Haproxy's metrics on every unit; the exporter and its checks on the leader."""
         try:
@@ -199,51 +182,53 @@ class MasakariCharm(ReconcilingCharm):
         leader = self.unit.is_leader()
         return masakari_watch.watch(self.meta.name, credentials, leader, self.paused)
 
-    def _on_segment_action(self, event: ops.ActionEvent) -> None:
-        cfg = self._action_config(event)
-        if cfg is None:
-            return
-        keystone = self.relations.keystone.read()
-        if not isinstance(keystone, Ready):
-            event.fail("Needs the identity-service relation with keystone's credentials")
-            return
-        name = event.handle.kind.removesuffix("_action").replace("_", "-")
+    def _configured_action(self, event: ops.ActionEvent, body: ActionBody) -> None:
+        """``body(config)``'s results for ``event``; invalid config or a refusal fails it."""
         try:
-            results = self.registration.run_action(name, event.params, cfg, keystone.info)
+            cfg = self._load_config()
+        except ConfigError as exc:
+            event.fail(f"Invalid config: {exc}")
+            return
+        try:
+            results = body(cfg)
         except (ApiError, actions.ActionRefusedError) as exc:
             event.fail(str(exc))
             return
         event.set_results(results)
 
-    # -- actions ------------------------------------------------------------------------
+    def _on_segment_action(self, event: ops.ActionEvent) -> None:
+        name = event.handle.kind.removesuffix("_action").replace("_", "-")
+
+        def run(cfg: MasakariConfig) -> dict[str, Any]:
+            keystone = self.relations.keystone.read()
+            if not isinstance(keystone, Ready):
+                raise actions.ActionRefusedError(
+                    "Needs the identity-service relation with keystone's credentials"
+                )
+            return self.registration.run_action(name, event.params, cfg, keystone.info)
+
+        self._configured_action(event, run)
+
     def _on_openstack_upgrade(self, event: ops.ActionEvent) -> None:
-        cfg = self._action_config(event)
-        if cfg is None:
-            return
-        try:
+        def upgrade(cfg: MasakariConfig) -> dict[str, Any]:
             summary, upgraded = self.packages.openstack_upgrade(
                 cfg.origin, cfg.action_managed_upgrade
             )
-        except actions.ActionRefusedError as exc:
-            event.fail(str(exc))
-            return
-        self._reconcile()
-        results = {"outcome": summary}
-        if upgraded:
-            results["status"] = self.unit.status.message
-        event.set_results(results)
+            self._reconcile()
+            return {
+                "outcome": summary,
+                **({"status": self.unit.status.message} if upgraded else {}),
+            }
+
+        self._configured_action(event, upgrade)
 
     def _on_package_upgrade(self, event: ops.ActionEvent) -> None:
-        cfg = self._action_config(event)
-        if cfg is None:
-            return
-        try:
+        def upgrade(cfg: MasakariConfig) -> dict[str, Any]:
             upgraded = self.packages.package_upgrade(cfg.origin)
-        except actions.ActionRefusedError as exc:
-            event.fail(str(exc))
-            return
-        self._reconcile()
-        event.set_results({"upgraded": upgraded})
+            self._reconcile()
+            return {"upgraded": upgraded}
+
+        self._configured_action(event, upgrade)
 
 
 if __name__ == "__main__":  # pragma: nocover

@@ -43,36 +43,24 @@ class PacemakerRemoteCharm(ReconcilingCharm):
         super().__init__(framework)
         self._stored.set_default(sources_updated=False)
         # The stored state records whether the apt index was refreshed once.
-        self.node = pr.RemoteNode(self.host, cast(pr.SourcesRecord, self._stored), self._progress)
+        self.node = pr.RemoteNode(self.host, cast(pr.SourcesRecord, self._stored), self.progress)
         self.hacluster = HaclusterRemote(self.model)
-        rel = self.on[RELATION]
+        cos = (observability.COS_AGENT, observability.NRPE)
         self.observe_reconcile(
             [
                 self.on.install,
                 self.on.upgrade_charm,
                 self.on.config_changed,
                 self.on.update_status,
-                rel.relation_joined,
-                rel.relation_changed,
-                rel.relation_departed,
-                rel.relation_broken,
+                *self.relation_events([RELATION]),
                 self.on["juju-info"].relation_joined,
                 self.on[pacemaker_node.RELATION].relation_joined,
                 self.on[pacemaker_node.RELATION].relation_changed,
-                *(
-                    event
-                    for name in (observability.COS_AGENT, observability.NRPE)
-                    for event in (
-                        self.on[name].relation_joined,
-                        self.on[name].relation_changed,
-                        self.on[name].relation_broken,
-                    )
+                *self.relation_events(
+                    cos, ("relation_joined", "relation_changed", "relation_broken")
                 ),
             ]
         )
-
-    def _progress(self, message: str) -> None:
-        self.unit.status = ops.MaintenanceStatus(message)
 
     def pausable_services(self) -> list[str]:
         """pacemaker_remote, the only service."""

@@ -42,8 +42,7 @@ class PacemakerRemoteCharm(ReconcilingCharm):
     def __init__(self, framework: ops.Framework):
         super().__init__(framework)
         self._stored.set_default(sources_updated=False)
-        # The stored state records whether the apt index was refreshed once.
-        self.node = pr.RemoteNode(self.host, cast(pr.SourcesRecord, self._stored), self.progress)
+        self.node = self.make_node()
         self.hacluster = HaclusterRemote(self.model)
         cos = (observability.COS_AGENT, observability.NRPE)
         self.observe_reconcile(
@@ -61,6 +60,11 @@ class PacemakerRemoteCharm(ReconcilingCharm):
                 ),
             ]
         )
+
+    def make_node(self) -> pr.RemoteNode:
+        """What acts on pacemaker_remoted (a test replaces this on the charm class)."""
+        # The stored state records whether the apt index was refreshed once.
+        return pr.RemoteNode(self.host, cast(pr.SourcesRecord, self._stored), self.progress)
 
     def pausable_services(self) -> list[str]:
         """pacemaker_remote, the only service."""

@@ -99,22 +99,33 @@ class RemoteNode:
 
     def stonith_problem(self, remote_hostname: str, stonith_hostname: str | None) -> str | None:
         """Why hacluster could not fence this node by ``stonith_hostname``, or None."""
-        if stonith_hostname is None:
-            return None
-        if "." not in stonith_hostname or not self.host.resolves(stonith_hostname):
-            return (
-                f"enable-stonith: {stonith_hostname!r} is not a name MAAS resolves; "
-                "set stonith-hostname to the machine's MAAS FQDN"
-            )
-        fenced = fenced_names(stonith_hostname)
-        if remote_hostname not in fenced:
-            # Pacemaker fences the node by its node name (remote-hostname); hacluster's
-            # st-maas lists only the stonith-hostnames and their short forms, so it
-            # would never fence this node.
-            return (
-                f"enable-stonith: hacluster's st-maas fences {' or '.join(map(repr, fenced))}, "
-                f"not this node ({remote_hostname!r}): make remote-hostname one of them or "
-                "set stonith-hostname to the MAAS FQDN of which remote-hostname is the name "
-                "or short name"
-            )
+        return stonith_problem(remote_hostname, stonith_hostname, self.host.resolves)
+
+
+def stonith_problem(
+    remote_hostname: str, stonith_hostname: str | None, resolves: Callable[[str], bool]
+) -> str | None:
+    """Why hacluster could not fence node ``remote_hostname`` by ``stonith_hostname``.
+
+    None when it could (or no stonith name is asked for); ``resolves`` says whether the
+    machine resolves a name, as MAAS's DNS would for hacluster.
+    """
+    if stonith_hostname is None:
         return None
+    if "." not in stonith_hostname or not resolves(stonith_hostname):
+        return (
+            f"enable-stonith: {stonith_hostname!r} is not a name MAAS resolves; "
+            "set stonith-hostname to the machine's MAAS FQDN"
+        )
+    fenced = fenced_names(stonith_hostname)
+    if remote_hostname not in fenced:
+        # Pacemaker fences the node by its node name (remote-hostname); hacluster's
+        # st-maas lists only the stonith-hostnames and their short forms, so it would
+        # never fence this node.
+        return (
+            f"enable-stonith: hacluster's st-maas fences {' or '.join(map(repr, fenced))}, "
+            f"not this node ({remote_hostname!r}): make remote-hostname one of them or "
+            "set stonith-hostname to the MAAS FQDN of which remote-hostname is the name "
+            "or short name"
+        )
+    return None

@@ -1,4 +1,9 @@
-"""Fixtures: a FakeHost for the compute machine and hacluster's side of the relation."""
+"""Fixtures: the compute machine (a FakeHost), the node (real, or a fake), hacluster's side.
+
+``host``/``installed`` run the charm's real :class:`pacemaker_remote.RemoteNode` on a
+FakeHost, for tests of what lands on the machine; ``node`` replaces the RemoteNode with
+:class:`fake_remote_node.FakeRemoteNode`, for tests of what the charm decides.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import base64
 
 import charm
 import pytest
+from fake_remote_node import FakeRemoteNode
 from openstack_charm_testing import FakeHost
 from ops import testing
 
@@ -28,6 +34,13 @@ def host(tmp_path, monkeypatch):
 def installed(host):
     host.installed.update(PACKAGES)
     return host
+
+
+@pytest.fixture
+def node(host, monkeypatch):
+    fake = FakeRemoteNode(FQDN)
+    monkeypatch.setattr(charm.PacemakerRemoteCharm, "make_node", lambda self: fake)
+    return fake
 
 
 @pytest.fixture

@@ -1,4 +1,8 @@
-"""Each state of the pacemaker-remote charm, the published bag and the authkey."""
+"""What the pacemaker-remote charm decides: the published bag, the key, the node's steps, status.
+
+The node is :class:`fake_remote_node.FakeRemoteNode`; what its steps do on a machine is
+in ``test_machine.py``.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +10,28 @@ import dataclasses
 import json
 
 import ops
-import pacemaker_remote as pr
 import pytest
 import remote_relation as rr
 from conftest import FQDN, KEY, KEY_B64, hacluster, published, state
+from openstack_charm_lib import actions
+from openstack_charm_lib.host import CommandError
 from ops import testing
 
+ACTIVE = ops.ActiveStatus(f"Pacemaker remote node {FQDN} (stonith off)")
 
-def test_install_without_relation_installs_and_asks_for_hacluster(ctx, host):
+
+def test_install_without_relation_installs_and_asks_for_hacluster(ctx, node):
     out = ctx.run(ctx.on.install(), state(with_relation=False))
-    install = host.ran("apt-get", "install")[0]
-    assert {"pacemaker-remote", "resource-agents"} <= set(install)
-    assert not {"corosync", "pcs", "pacemaker"} & set(install)
+    assert node.installed and not node.running
+    # Without the relation, whatever cluster it belonged to is forgotten first.
+    assert node.calls == ["forget_cluster", "install", "remove_corosync_leftovers"]
     assert out.unit_status == ops.BlockedStatus(
         "Missing relation: relate pacemaker-remote to hacluster (pacemaker-remote endpoint)"
     )
-    assert "pacemaker_remote" not in host.running
     assert {p.port for p in out.opened_ports} == {3121}
 
 
-def test_exact_published_bag(ctx, installed):
+def test_exact_published_bag(ctx, node):
     out = ctx.run(ctx.on.config_changed(), state())
     assert published(out) == {
         "remote-hostname": '"compute-1.maas"',
@@ -35,8 +41,8 @@ def test_exact_published_bag(ctx, installed):
     }
 
 
-def test_bag_with_stonith_and_overrides(ctx, installed):
-    installed.resolvable.add("node7.maas")
+def test_bag_with_stonith_and_overrides(ctx, node):
+    node.resolvable.add("node7.maas")
     config = {
         "enable-stonith": True,
         "enable-resources": True,
@@ -54,10 +60,8 @@ def test_bag_with_stonith_and_overrides(ctx, installed):
 
 
 @pytest.mark.parametrize("remote", ["compute-1.example.com", "node7.example.com", "node"])
-def test_stonith_name_that_does_not_fence_the_node_blocks_and_publishes_null(
-    ctx, installed, remote
-):
-    installed.resolvable.add("node7.maas")
+def test_stonith_name_that_does_not_fence_the_node_blocks_and_publishes_null(ctx, node, remote):
+    node.resolvable.add("node7.maas")
     config = {"enable-stonith": True, "remote-hostname": remote, "stonith-hostname": "node7.maas"}
     out = ctx.run(ctx.on.config_changed(), state(config=config))
     assert out.unit_status == ops.BlockedStatus(
@@ -70,8 +74,8 @@ def test_stonith_name_that_does_not_fence_the_node_blocks_and_publishes_null(
 
 
 @pytest.mark.parametrize("remote", ["node7.maas", "node7"])
-def test_stonith_name_whose_listed_names_include_the_node_is_published(ctx, installed, remote):
-    installed.resolvable.add("node7.maas")
+def test_stonith_name_whose_listed_names_include_the_node_is_published(ctx, node, remote):
+    node.resolvable.add("node7.maas")
     config = {"enable-stonith": True, "remote-hostname": remote, "stonith-hostname": "node7.maas"}
     out = ctx.run(ctx.on.config_changed(), state(config=config))
     assert out.unit_status.name == "active"
@@ -79,30 +83,29 @@ def test_stonith_name_whose_listed_names_include_the_node_is_published(ctx, inst
     assert json.loads(published(out)["remote-hostname"]) in hostnames
 
 
-def test_key_written_root_haclient_0440_and_service_started(ctx, installed):
+def test_hacluster_key_is_written_and_the_service_run(ctx, node):
     out = ctx.run(ctx.on.config_changed(), state())
-    assert installed.read_bytes(pr.AUTHKEY) == KEY
-    assert installed.owner_of(pr.AUTHKEY) == ("root", "haclient", 0o440)
-    assert "pacemaker_remote" in installed.running
-    assert out.unit_status == ops.ActiveStatus(f"Pacemaker remote node {FQDN} (stonith off)")
+    assert node.key == KEY
+    assert node.running
+    assert out.unit_status == ACTIVE
 
 
-def test_service_restarted_only_when_the_key_changes(ctx, installed):
+def test_service_restarted_only_when_the_key_changes(ctx, node):
     out = ctx.run(ctx.on.config_changed(), state())
-    installed.clear()
+    assert node.restarts == 1
     ctx.run(ctx.on.update_status(), out)
-    assert installed.restarted() == []
-    assert not [c for c in installed.commands if c[0] not in ("systemctl", "dpkg-query")]
+    assert node.restarts == 1
     new_key = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo="
     ctx.run(ctx.on.config_changed(), state(relation=hacluster({0: {"pacemaker-key": new_key}})))
-    assert installed.restarted() == ["pacemaker_remote"]
+    assert node.restarts == 2
 
 
-def test_waiting_for_the_key_keeps_the_service_stopped(ctx, installed):
-    installed.running.add("pacemaker_remote")  # the package started it
+def test_waiting_for_the_key_keeps_the_service_stopped(ctx, node):
+    node.installed = node.running = True  # the package started it
     out = ctx.run(ctx.on.config_changed(), state(relation=hacluster({0: {}})))
     assert out.unit_status == ops.WaitingStatus("Waiting for the pacemaker authkey from hacluster")
-    assert "pacemaker_remote" not in installed.running
+    assert not node.running
+    assert "write_key" not in node.calls
 
 
 @pytest.mark.parametrize(
@@ -112,15 +115,15 @@ def test_waiting_for_the_key_keeps_the_service_stopped(ctx, installed):
         ("QUJD", "pacemaker-key from hacluster is 3 bytes; expected 16 to 4096"),
     ],
 )
-def test_invalid_key_blocks_naming_relation_unit_and_field(ctx, installed, key, message):
+def test_invalid_key_blocks_naming_relation_unit_and_field(ctx, node, key, message):
     out = ctx.run(ctx.on.config_changed(), state(relation=hacluster({0: {"pacemaker-key": key}})))
     assert out.unit_status == ops.BlockedStatus(
         f"pacemaker-remote relation, masakari-hacluster/0: {message}"
     )
-    assert not installed.exists(pr.AUTHKEY)
+    assert node.key is None and not node.running
 
 
-def test_disagreeing_hacluster_units_block_naming_them(ctx, installed):
+def test_disagreeing_hacluster_units_block_naming_them(ctx, node):
     other = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo="
     relation = hacluster({0: {"pacemaker-key": KEY_B64}, 1: {"pacemaker-key": other}})
     out = ctx.run(ctx.on.config_changed(), state(relation=relation))
@@ -129,36 +132,28 @@ def test_disagreeing_hacluster_units_block_naming_them(ctx, installed):
         "(masakari-hacluster/0, masakari-hacluster/1); "
         "set hacluster's pacemaker_key option so that they agree"
     )
+    assert node.key is None
 
 
-def test_service_failure_blocks(ctx, installed):
-    installed.failing["systemctl restart"] = 1
+def test_what_the_node_says_is_wrong_with_the_service_blocks(ctx, node):
+    node.serve_problem = "pacemaker_remote runs but does not listen on 3121"
     out = ctx.run(ctx.on.config_changed(), state())
-    assert out.unit_status == ops.BlockedStatus(
-        "pacemaker_remote is not running; see 'journalctl -u pacemaker_remote'"
-    )
+    assert out.unit_status == ops.BlockedStatus(node.serve_problem)
 
 
-def test_service_not_listening_blocks(ctx, installed):
-    installed.service_ports["pacemaker_remote"] = set()
-    out = ctx.run(ctx.on.config_changed(), state())
-    assert out.unit_status == ops.BlockedStatus(
-        "pacemaker_remote runs but does not listen on 3121"
-    )
-
-
-def test_stonith_without_a_resolvable_maas_name_blocks_and_publishes_null(ctx, installed):
-    installed.resolvable.clear()
+def test_stonith_without_a_resolvable_maas_name_blocks_and_publishes_null(ctx, node):
+    node.resolvable.clear()
     out = ctx.run(ctx.on.config_changed(), state(config={"enable-stonith": True}))
     assert out.unit_status == ops.BlockedStatus(
         "enable-stonith: 'compute-1.maas' is not a name MAAS resolves; "
         "set stonith-hostname to the machine's MAAS FQDN"
     )
     assert published(out)["stonith-hostname"] == "null"
+    assert "write_key" not in node.calls
 
 
-def test_stonith_with_a_short_name_blocks(ctx, installed):
-    installed.resolvable.add("compute1")
+def test_stonith_with_a_short_name_blocks(ctx, node):
+    node.resolvable.add("compute1")
     config = {"enable-stonith": True, "stonith-hostname": "compute1"}
     out = ctx.run(ctx.on.config_changed(), state(config=config))
     assert out.unit_status.name == "blocked"
@@ -166,78 +161,63 @@ def test_stonith_with_a_short_name_blocks(ctx, installed):
 
 
 @pytest.mark.parametrize("option", ["remote-hostname", "stonith-hostname"])
-def test_invalid_names_block_naming_the_option(ctx, installed, option):
+def test_invalid_names_block_naming_the_option_and_change_nothing(ctx, node, option):
     config = {option: "bad name!", "enable-stonith": True}
     out = ctx.run(ctx.on.config_changed(), state(config=config))
     assert out.unit_status == ops.BlockedStatus(f"{option} 'bad name!' is not a valid host name")
-    assert installed.commands == []
+    assert node.calls == []
 
 
-def test_stonith_hostname_counts_only_with_enable_stonith(ctx, installed):
+def test_stonith_hostname_counts_only_with_enable_stonith(ctx, node):
     out = ctx.run(ctx.on.config_changed(), state(config={"stonith-hostname": "bad name!"}))
-    assert out.unit_status.message == "Pacemaker remote node compute-1.maas (stonith off)"
+    assert out.unit_status == ACTIVE
     assert published(out)["stonith-hostname"] == "null"
 
 
-def test_relation_broken_stops_the_service_and_removes_the_key(ctx, installed):
+def test_relation_broken_forgets_the_cluster(ctx, node):
     out = ctx.run(ctx.on.config_changed(), state())
-    assert installed.exists(pr.AUTHKEY)
+    assert node.key == KEY
     relation = next(r for r in out.relations if r.endpoint == "pacemaker-remote")
     out = ctx.run(ctx.on.relation_broken(relation), out)
-    assert not installed.exists(pr.AUTHKEY)
-    assert "pacemaker_remote" not in installed.running
+    assert node.key is None and not node.running
     assert out.unit_status.name == "blocked"
 
 
-def test_corosync_leftover_config_is_removed_unless_corosync_runs(ctx, installed):
-    installed.write_file("/etc/corosync/corosync.conf", "totem {}\n")
-    ctx.run(ctx.on.config_changed(), state())
-    assert not installed.exists("/etc/corosync/corosync.conf")
-    installed.write_file("/etc/corosync/corosync.conf", "totem {}\n")
-    installed.running.add("corosync")
-    ctx.run(ctx.on.config_changed(), state())
-    assert installed.exists("/etc/corosync/corosync.conf")
+def test_relation_broken_forgets_the_cluster_even_when_an_option_is_invalid(ctx, node):
+    out = ctx.run(ctx.on.config_changed(), state())
+    bad = dataclasses.replace(out, config={"remote-hostname": "bad name!"})
+    relation = next(r for r in bad.relations if r.endpoint == "pacemaker-remote")
+    node.calls.clear()
+    gone = ctx.run(ctx.on.relation_broken(relation), bad)
+    assert gone.unit_status.name == "blocked"
+    assert node.calls == ["forget_cluster"]
+    assert node.key is None and not node.running
 
 
-def test_install_failure_blocks(ctx, host):
-    host.failing["apt-get install"] = 100
+def test_install_failure_blocks(ctx, node):
+    node.install_error = CommandError(["apt-get", "install", "-y"], 100, "E: no space")
     out = ctx.run(ctx.on.install(), state())
     assert out.unit_status == ops.BlockedStatus(
         "Package installation failed (apt-get exited 100); retrying"
     )
+    assert node.calls == ["install"]
 
 
-def test_pause_resume_and_restart(ctx, installed):
-    import ops.testing as testing
-
+def test_paused_unit_writes_the_key_but_does_not_run_the_service(ctx, node):
     out = ctx.run(ctx.on.config_changed(), state())
     out = ctx.run(ctx.on.action("pause"), out)
-    assert ctx.action_results == {"stopped": "pacemaker_remote"}
-    out = ctx.run(ctx.on.update_status(), out)
-    assert "pacemaker_remote" not in installed.running
-    assert out.unit_status.name == "maintenance"
-    with pytest.raises(testing.ActionFailed, match="paused"):
-        ctx.run(ctx.on.action("restart-services"), out)
-    out = ctx.run(ctx.on.action("resume"), out)
-    assert ctx.action_results["started"] == "pacemaker_remote"
-    assert out.unit_status == ops.ActiveStatus(f"Pacemaker remote node {FQDN} (stonith off)")
-    installed.clear()
-    ctx.run(ctx.on.action("restart-services"), out)
-    assert installed.restarted() == ["pacemaker_remote"]
+    node.calls.clear()
+    new_key = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo="
+    relation = hacluster({0: {"pacemaker-key": new_key}})
+    out = ctx.run(
+        ctx.on.config_changed(),
+        dataclasses.replace(out, relations=state(relation=relation).relations),
+    )
+    assert "write_key" in node.calls and "run" not in node.calls
+    assert out.unit_status == ops.MaintenanceStatus(actions.PAUSED_MESSAGE)
 
 
-def test_relation_broken_removes_the_key_even_when_an_option_is_invalid(ctx, installed):
-    out = ctx.run(ctx.on.config_changed(), state())
-    assert installed.exists(pr.AUTHKEY)
-    bad = dataclasses.replace(out, config={"remote-hostname": "bad name!"})
-    relation = next(r for r in bad.relations if r.endpoint == "pacemaker-remote")
-    gone = ctx.run(ctx.on.relation_broken(relation), bad)
-    assert gone.unit_status.name == "blocked"
-    assert not installed.exists(pr.AUTHKEY)
-    assert "pacemaker_remote" not in installed.running
-
-
-def test_no_address_on_the_binding_waits_and_publishes_nothing(ctx, installed):
+def test_no_address_on_the_binding_waits_and_publishes_nothing(ctx, node):
     base = state()
     network = testing.Network("pacemaker-remote", bind_addresses=[], ingress_addresses=[])
     out = ctx.run(ctx.on.config_changed(), dataclasses.replace(base, networks=[network]))
@@ -245,3 +225,4 @@ def test_no_address_on_the_binding_waits_and_publishes_nothing(ctx, installed):
         "pacemaker-remote relation: no IP address on this unit's pacemaker-remote binding yet"
     )
     assert "remote-hostname" not in published(out)
+    assert "write_key" not in node.calls

@@ -51,10 +51,7 @@ class MasakariMonitorsCharm(ReconcilingCharm):
     def __init__(self, framework: ops.Framework):
         super().__init__(framework)
         self._stored.set_default(sources_updated=False, pending_restarts=[], rendered={})
-        # The stored state records what the machine steps need between hooks.
-        self.machine = MonitorsMachine(
-            self.host, cast(MonitorsRecord, self._stored), self.progress
-        )
+        self.machine = self.make_machine()
         self.keystone = IdentityCredentials(self.model, CREDENTIALS)
         events = [self.on.install, self.on.upgrade_charm, self.on.config_changed]
         events.append(self.on.update_status)
@@ -66,6 +63,11 @@ class MasakariMonitorsCharm(ReconcilingCharm):
         # The keystone unit that answered may leave; another one's answer then counts.
         events.append(self.on[CREDENTIALS].relation_departed)
         self.observe_reconcile(events)
+
+    def make_machine(self) -> MonitorsMachine:
+        """What acts on the monitors (a test replaces this on the charm class)."""
+        # The stored state records what the machine steps need between hooks.
+        return MonitorsMachine(self.host, cast(MonitorsRecord, self._stored), self.progress)
 
     def _config(self) -> MonitorsConfig:
         """The options, checked once per hook; raises :class:`ConfigError` naming them."""

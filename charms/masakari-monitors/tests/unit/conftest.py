@@ -1,9 +1,15 @@
-"""Fixtures: a FakeHost for the hypervisor and keystone's identity-credentials answer."""
+"""Fixtures: the hypervisor (a FakeHost), the machine (real, or a fake), keystone's answer.
+
+``host``/``ready`` run the charm's real :class:`monitors_machine.MonitorsMachine` on a
+FakeHost, for tests of what lands on the hypervisor; ``machine`` replaces it with
+:class:`fake_monitors_machine.FakeMonitorsMachine`, for tests of what the charm decides.
+"""
 
 from __future__ import annotations
 
 import charm
 import pytest
+from fake_monitors_machine import FakeMonitorsMachine
 from openstack_charm_lib.relations.identity_credentials import credentials_answer
 from openstack_charm_testing import FakeHost
 from ops import testing
@@ -49,6 +55,14 @@ def ready(host):
     host.write_file("/etc/nova/nova.conf", NOVA_CONF_FQDN)
     host.running.add("pacemaker_remote")
     return host
+
+
+@pytest.fixture
+def machine(host, monkeypatch):
+    """A fake machine whose nova.conf names the FQDN, with pacemaker-remote's node name."""
+    fake = FakeMonitorsMachine(NOVA_CONF_FQDN)
+    monkeypatch.setattr(charm.MasakariMonitorsCharm, "make_machine", lambda self: fake)
+    return fake
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 import remote_relation as rr
 from conftest import FQDN, KEY, KEY_B64, hacluster, published, state
 from openstack_charm_lib import actions
-from openstack_charm_lib.host import CommandError
+from openstack_charm_testing.seams import APT_FAILURE, APT_FAILURE_STATUS
 from ops import testing
 
 ACTIVE = ops.ActiveStatus(f"Pacemaker remote node {FQDN} (stonith off)")
@@ -195,11 +195,9 @@ def test_relation_broken_forgets_the_cluster_even_when_an_option_is_invalid(ctx,
 
 
 def test_install_failure_blocks(ctx, node):
-    node.install_error = CommandError(["apt-get", "install", "-y"], 100, "E: no space")
+    node.install_error = APT_FAILURE
     out = ctx.run(ctx.on.install(), state())
-    assert out.unit_status == ops.BlockedStatus(
-        "Package installation failed (apt-get exited 100); retrying"
-    )
+    assert out.unit_status == APT_FAILURE_STATUS
     assert node.calls == ["install"]
 
 

@@ -7,13 +7,12 @@ leftovers, and the whole charm's replays, pause, resume and restart.
 
 from __future__ import annotations
 
-import inspect
-
 import ops
 import pacemaker_remote as pr
 import pytest
 from conftest import FQDN, KEY, PACKAGES, hacluster, state
 from openstack_charm_lib.host import CommandError
+from openstack_charm_testing.seams import assert_same_steps
 from ops import testing
 
 
@@ -163,11 +162,4 @@ def test_pause_resume_and_restart(ctx, installed):
 def test_the_fake_node_of_the_charm_tests_offers_what_remote_node_offers():
     from fake_remote_node import FakeRemoteNode
 
-    def steps(cls) -> dict[str, inspect.Signature]:
-        return {
-            name: inspect.signature(member)
-            for name, member in vars(cls).items()
-            if callable(member) and not name.startswith("_")
-        }
-
-    assert steps(FakeRemoteNode) == steps(pr.RemoteNode)
+    assert_same_steps(FakeRemoteNode, pr.RemoteNode)

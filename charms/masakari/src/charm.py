@@ -68,13 +68,7 @@ class MasakariCharm(ReconcilingCharm):
         # The stored state records the origin the packages were last installed from.
         self.packages = Packages(self.host, cast(OriginRecord, self._stored), self.progress)
         self.peers = Peers(self.model)
-        # The stored state also records what the machine steps need between hooks.
-        self.machine = machine.Machine(
-            self.host,
-            cast(machine.MachineRecord, self._stored),
-            Renderer(wl.TEMPLATES),
-            self.peers,
-        )
+        self.machine = self.make_machine()
         # Sorted: packing and ops.testing both rewrite the metadata with sorted keys.
         required = sorted(name for name, meta in self.meta.requires.items() if not meta.optional)
         self.relations = MasakariRelations(self.model, self.peers, required)
@@ -93,6 +87,12 @@ class MasakariCharm(ReconcilingCharm):
             if action not in CHARM_ACTIONS:
                 event = getattr(on, action.replace("-", "_") + "_action")
                 framework.observe(event, self._on_segment_action)
+
+    def make_machine(self) -> machine.Machine:
+        """What acts on the workload (a test replaces this on the charm class)."""
+        # The stored state records what the machine steps need between hooks.
+        record = cast(machine.MachineRecord, self._stored)
+        return machine.Machine(self.host, record, Renderer(wl.TEMPLATES), self.peers)
 
     def pausable_services(self) -> tuple[str, ...]:
         """haproxy, apache2, masakari-engine and memcached."""
@@ -141,16 +141,10 @@ class MasakariCharm(ReconcilingCharm):
 
         ready = self.relations.read(outcome)
         if ready is not None and tls_state is not False:
-            self.machine.apply_answers(
-                cfg,
-                ready,
-                tls_ready,
-                bindings,
-                local,
-                outcome,
-                leader=self.unit.is_leader(),
-                paused=self.paused,
+            read = machine.PassRead(
+                cfg, ready, tls_ready, bindings, local, self.unit.is_leader(), self.paused
             )
+            self.machine.apply_answers(read, outcome)
             if outcome.synced and self.unit.is_leader() and not self.paused:
                 self.registration.reconcile(cfg, ready[2], outcome)
         elif not self.paused:
@@ -165,7 +159,11 @@ class MasakariCharm(ReconcilingCharm):
             clustered=ha.clustered,
             tls=tls_ready is not None,
         )
-        decided = status.decide(cfg, outcome, unit, self.host)
+
+        def serving() -> str | None:
+            return self.machine.serving_problem(bool(outcome.to_restart), unit.tls)
+
+        decided = status.decide(cfg, outcome, unit, serving)
         return policy_overrides.prefixed(decided, outcome.policy)
 
     # -- observability and the actions ----------------------------------------------

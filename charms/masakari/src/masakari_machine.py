@@ -4,18 +4,20 @@
 rules, turns the relations' answers into the workload's inputs, writes the files whose
 content changed, keeps the restarts they call for until they can happen, updates the
 system trust store when the charm's CA changed, migrates the schema once per release
-(on the leader), and starts or restarts the services; masakari-engine only on a
-migrated schema. The functions below it switch the Apache sites (the charm's WSGI site
-on, the package's off, the TLS frontend as TLS is configured), rebuild the trust store
-and run the migration (``masakari-manage db sync``, then the segment backfill a release
-needs). What goes wrong becomes text for the status; the next hook retries a failed
-command.
+(on the leader), starts or restarts the services (masakari-engine only on a migrated
+schema) and says whether they serve. The functions below it switch the Apache sites
+(the charm's WSGI site on, the package's off, the TLS frontend as TLS is configured),
+rebuild the trust store and run the migration (``masakari-manage db sync``, then the
+segment backfill a release needs). What goes wrong becomes text for the status; the
+next hook retries a failed command.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
+import time
 from typing import Protocol
 
 import masakari_workload as wl
@@ -28,6 +30,7 @@ from openstack_charm_lib.charm_base import failure_message
 from openstack_charm_lib.host import CommandError, Host
 from openstack_charm_lib.network import Binding, is_ipv6
 from openstack_charm_lib.rendering import Renderer, apply_when_changed
+from openstack_charm_lib.status import join_names
 from openstack_charm_lib.tls import TlsMaterial
 from peers import Peers
 
@@ -48,6 +51,19 @@ class MachineRecord(Protocol):
     ca_update_pending: bool  # the charm's CA changed but the trust store was not rebuilt
 
 
+@dataclasses.dataclass(frozen=True)
+class PassRead:
+    """What the pass read that the workload is built from."""
+
+    config: MasakariConfig
+    answers: Answers  # shared-db's, amqp's and identity-service's
+    tls: TlsMaterial | None  # the certificates, once vault issued them
+    bindings: dict[str, Binding]
+    local: dict[str, str]  # this unit's address by endpoint type
+    leader: bool
+    paused: bool
+
+
 class Machine:
     """The workload's part of a pass, on ``host``."""
 
@@ -57,13 +73,13 @@ class Machine:
         self._renderer = renderer
         self._peers = peers
 
-    def stats_password(self) -> str:
+    def _stats_password(self) -> str:
         """Haproxy's statistics password, made once per unit."""
         if not self._record.stats_password:
             self._record.stats_password = secrets.token_urlsafe(24)
         return str(self._record.stats_password)
 
-    def restart_later(self, service: str) -> None:
+    def _restart_later(self, service: str) -> None:
         """Restart ``service`` when the pass can, even if no file of it changes."""
         self._record.pending_restarts = sorted({*self._record.pending_restarts, service})
 
@@ -77,41 +93,30 @@ class Machine:
         if policy.problem:
             outcome.blocked.append(policy.problem)
         if policy.changed:  # every mod_wsgi process of masakari-api enforces it at once
-            self.restart_later("apache2")
+            self._restart_later("apache2")
 
-    def apply_answers(
-        self,
-        cfg: MasakariConfig,
-        answers: Answers,
-        tls_ready: TlsMaterial | None,
-        bindings: dict[str, Binding],
-        local: dict[str, str],
-        outcome: Outcome,
-        *,
-        leader: bool,
-        paused: bool,
-    ) -> None:
+    def apply_answers(self, read: PassRead, outcome: Outcome) -> None:
         """The workload for the relations' answers; waits while a peer's addresses are bad."""
         bad_peers = self._peers.address_problems()
         if bad_peers:
             outcome.waiting.extend(summarise("peers", bad_peers))
             return
-        database, messaging, keystone = answers
+        database, messaging, keystone = read.answers
         inputs = wl.WorkloadInputs(
-            config=cfg,
+            config=read.config,
             database=database,
             messaging=messaging,
             keystone=keystone,
-            tls=tls_ready,
-            backends=self._peers.backends(bindings, local),
+            tls=read.tls,
+            backends=self._peers.backends(read.bindings, read.local),
             cpus=self._host.cpu_count(),
-            stats_password=self.stats_password(),
-            ipv6=is_ipv6(next(iter(local.values()), "")),
+            stats_password=self._stats_password(),
+            ipv6=is_ipv6(next(iter(read.local.values()), "")),
             release=outcome.installed.release,
         )
-        self.apply(inputs, outcome, leader=leader, paused=paused)
+        self._apply(inputs, outcome, leader=read.leader, paused=read.paused)
 
-    def apply(
+    def _apply(
         self, inputs: wl.WorkloadInputs, outcome: Outcome, *, leader: bool, paused: bool
     ) -> None:
         """Files, trust store, schema and services as ``inputs`` ask."""
@@ -149,6 +154,30 @@ class Machine:
             if services.is_running(self._host, "apache2"):
                 services.restart(self._host, "apache2")
                 outcome.to_restart.append("apache2")
+
+    def serving_problem(self, restarted: bool, tls_on: bool) -> str | None:
+        """A service that is not running or a port nothing listens on; None when serving.
+
+        ``restarted``: services restarted in this hook, which may need a moment to bind.
+        """
+        down = services.not_running(self._host, wl.SERVICES)
+        if down:
+            return f"Services not running: {join_names(down)}"
+        wanted = wl.listening_ports(tls_on)
+        listening = self._listening(set(wanted), restarted)
+        closed = [p for p in wanted if p not in listening]
+        if closed:
+            return f"Ports not listening: {join_names(map(str, closed))}"
+        return None
+
+    def _listening(self, wanted: set[int], restarted: bool) -> set[int]:
+        ports = self._host.listening_tcp_ports()
+        attempts = 10 if restarted else 0
+        while attempts and not wanted <= ports:
+            time.sleep(1)
+            attempts -= 1
+            ports = self._host.listening_tcp_ports()
+        return ports
 
     def _trust_store_current(self, ca_changed: bool, outcome: Outcome) -> bool:
         """Whether the system trust store holds the CA the charm wrote (updated if not)."""

@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-import masakari_workload as wl
 import ops
 from masakari_config import MasakariConfig
 from masakari_packages import Installed
-from openstack_charm_lib import actions, policy_overrides, services
-from openstack_charm_lib.host import Host
-from openstack_charm_lib.status import first_failure, join_names
+from openstack_charm_lib import actions, policy_overrides
+from openstack_charm_lib.status import first_failure
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +57,14 @@ def summarise(topic: str, problems: Sequence[str], suffix: str = "") -> list[str
     return [f"{topic}: {problems[0]}{more}{suffix}"]
 
 
-def decide(cfg: MasakariConfig, outcome: Outcome, unit: Deployment, host: Host) -> ops.StatusBase:
-    """The unit's status: the first thing wrong, else active."""
+def decide(
+    cfg: MasakariConfig, outcome: Outcome, unit: Deployment, serving: Callable[[], str | None]
+) -> ops.StatusBase:
+    """The unit's status: the first thing wrong, else active.
+
+    ``serving()`` says why the services do not serve (asked only when nothing before it
+    is wrong: it may wait for a restarted service's ports).
+    """
 
     def blocked() -> ops.StatusBase | None:
         return ops.BlockedStatus("; ".join(outcome.blocked)) if outcome.blocked else None
@@ -84,7 +87,7 @@ def decide(cfg: MasakariConfig, outcome: Outcome, unit: Deployment, host: Host) 
             lambda: ha_problem(cfg, unit.units, unit.ha_related),
             waiting,
             clustered,
-            lambda: workload_problem(host, bool(outcome.to_restart), unit.tls),
+            lambda: _blocked(serving()),
         ]
     )
     if status is not None:
@@ -110,25 +113,5 @@ def ha_problem(cfg: MasakariConfig, n_units: int, has_ha: bool) -> ops.StatusBas
     return None
 
 
-def workload_problem(host: Host, restarted: bool, tls_on: bool) -> ops.StatusBase | None:
-    """A service that is not running, or a port nothing listens on."""
-    down = services.not_running(host, wl.SERVICES)
-    if down:
-        return ops.BlockedStatus(f"Services not running: {join_names(down)}")
-    wanted = wl.listening_ports(tls_on)
-    listening = _listening(host, set(wanted), restarted)
-    closed = [p for p in wanted if p not in listening]
-    if closed:
-        return ops.BlockedStatus(f"Ports not listening: {join_names(map(str, closed))}")
-    return None
-
-
-def _listening(host: Host, wanted: set[int], restarted: bool) -> set[int]:
-    ports = host.listening_tcp_ports()
-    # Services restarted in this hook may need a moment to bind their ports.
-    attempts = 10 if restarted else 0
-    while attempts and not wanted <= ports:
-        time.sleep(1)
-        attempts -= 1
-        ports = host.listening_tcp_ports()
-    return ports
+def _blocked(problem: str | None) -> ops.StatusBase | None:
+    return None if problem is None else ops.BlockedStatus(problem)

@@ -1,4 +1,9 @@
-"""Fixtures: a FakeHost in place of the machine, and relation data of a full deployment."""
+"""Fixtures: a FakeHost in place of the machine, and relation data of a full deployment.
+
+``host``/``installed`` run the charm's real :class:`masakari_machine.Machine` on the
+FakeHost, for tests of what lands on the machine; ``machine`` (on an installed unit)
+replaces it with :class:`fake_machine.FakeMachine`, for tests of what the charm decides.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import json
 
 import charm
 import pytest
+from openstack_charm_lib import tls
 from openstack_charm_lib.relations.amqp import rabbitmq_answer
 from openstack_charm_lib.relations.identity_service import keystone_answer
 from openstack_charm_lib.relations.shared_db import mysql_answer
@@ -90,6 +96,15 @@ def installed(host):
 
 
 @pytest.fixture
+def machine(installed, monkeypatch):
+    from fake_machine import FakeMachine
+
+    fake = FakeMachine()
+    monkeypatch.setattr(charm.MasakariCharm, "make_machine", lambda self: fake)
+    return fake
+
+
+@pytest.fixture
 def ctx():
     return testing.Context(charm.MasakariCharm)
 
@@ -135,6 +150,15 @@ def keystone_relation(data=None) -> testing.Relation:
         "keystone",
         remote_app_name="keystone",
         remote_units_data={0: KEYSTONE_DATA if data is None else data},
+    )
+
+
+def certificates_relation(cns, chain="") -> testing.Relation:
+    """vault, having issued a certificate for each of ``cns``."""
+    issued = {cn: {"cert": CERT_PEM, "key": KEY_PEM} for cn in cns}
+    data = tls.vault_answer("masakari/0", issued, CA_PEM, chain)
+    return testing.Relation(
+        "certificates", "tls-certificates", remote_app_name="vault", remote_units_data={0: data}
     )
 
 

@@ -11,12 +11,13 @@ from conftest import (
     CA_PEM,
     CERT_PEM,
     KEY_PEM,
+    certificates_relation,
     full_state,
     ha_relation,
     network,
     synced,
 )
-from openstack_charm_lib import hacluster, tls
+from openstack_charm_lib import hacluster
 from ops import testing
 
 VIP = "10.5.0.100"
@@ -189,14 +190,6 @@ def test_shared_db_and_amqp_requests(ctx, installed):
     }
     amqp = rel(out, "amqp").local_unit_data
     assert (amqp["username"], amqp["vhost"]) == ("masakari", "masakari")
-
-
-def certificates_relation(cns, chain=""):
-    issued = {cn: {"cert": CERT_PEM, "key": KEY_PEM} for cn in cns}
-    data = tls.vault_answer("masakari/0", issued, CA_PEM, chain)
-    return testing.Relation(
-        "certificates", "tls-certificates", remote_app_name="vault", remote_units_data={0: data}
-    )
 
 
 def test_certificates_request_and_https_endpoints(ctx, installed):

@@ -161,6 +161,19 @@ def _printable(text: str, limit: int = 200) -> str:
     return flat if len(flat) <= limit else f"{flat[: limit - 1]}…"
 
 
+def password_auth(
+    username: str, user_domain: str, password: str, project: str, project_domain: str
+) -> dict[str, Any]:
+    """Keystone v3's body for a project-scoped token by password (``POST /v3/auth/tokens``)."""
+    user = {"name": username, "domain": {"name": user_domain}, "password": password}
+    return {
+        "auth": {
+            "identity": {"methods": ["password"], "password": {"user": user}},
+            "scope": {"project": {"name": project, "domain": {"name": project_domain}}},
+        }
+    }
+
+
 class MasakariApi:
     """Segments, hosts and notifications of one Masakari deployment."""
 
@@ -191,23 +204,9 @@ class MasakariApi:
     # -- transport --------------------------------------------------------------------
     def _authenticate(self) -> None:
         creds = self._credentials
-        body = {
-            "auth": {
-                "identity": {
-                    "methods": ["password"],
-                    "password": {
-                        "user": {
-                            "name": creds.username,
-                            "domain": {"name": creds.user_domain},
-                            "password": creds.password,
-                        }
-                    },
-                },
-                "scope": {
-                    "project": {"name": creds.project, "domain": {"name": creds.project_domain}}
-                },
-            }
-        }
+        body = password_auth(
+            creds.username, creds.user_domain, creds.password, creds.project, creds.project_domain
+        )
         self.calls["token"] += 1
         status, headers, raw = self._transport(
             "POST",

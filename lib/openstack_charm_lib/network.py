@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import ops
 
@@ -105,25 +105,34 @@ def interface_for(address: str, bindings: Mapping[str, Binding]) -> Interface | 
     local network; so is an interface whose network Juju reported unreadably.
     """
     ip = _address(address)
-    for binding in bindings.values():
-        for iface in binding.interfaces:
-            network = _network(iface.cidr)
-            if ip is not None and network is not None and ip.version == network.version:
-                if ip in network:
-                    return iface
-    return None
+    return _first_interface(bindings, lambda iface: _inside(ip, _network(iface.cidr)))
 
 
 def address_in_network(cidr: str, bindings: Mapping[str, Binding]) -> str | None:
     """A local address inside ``cidr`` (the ``os-*-network`` options), if any."""
     network = _network(cidr)
+    iface = _first_interface(bindings, lambda iface: _inside(_address(iface.address), network))
+    return None if iface is None else iface.address
+
+
+def _first_interface(
+    bindings: Mapping[str, Binding], wanted: Callable[[Interface], bool]
+) -> Interface | None:
     for binding in bindings.values():
         for iface in binding.interfaces:
-            ip = _address(iface.address)
-            if ip is not None and network is not None and ip.version == network.version:
-                if ip in network:
-                    return iface.address
+            if wanted(iface):
+                return iface
     return None
+
+
+def _inside(
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None,
+    network: ipaddress.IPv4Network | ipaddress.IPv6Network | None,
+) -> bool:
+    """Whether ``ip`` is in ``network`` (neither missing, of one IP version)."""
+    if ip is None or network is None or ip.version != network.version:
+        return False
+    return ip in network
 
 
 def format_host(address: str) -> str:

@@ -151,14 +151,7 @@ class MasakariCharm(ReconcilingCharm):
             self.machine.stop_engine()
         tls_on = tls_ready is not None and ready is not None
         self.machine.converge_sites(tls_on, outcome, self.paused)
-        ha = self.relations.ha
-        unit = status.Deployment(
-            paused=self.paused,
-            units=self.peers.unit_count(),
-            ha_related=ha.related,
-            clustered=ha.clustered,
-            tls=tls_ready is not None,
-        )
+        unit = self.relations.deployment(self.paused, tls_on=tls_ready is not None)
 
         def serving() -> str | None:
             return self.machine.serving_problem(bool(outcome.to_restart), unit.tls)

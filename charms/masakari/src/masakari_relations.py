@@ -13,7 +13,7 @@ import addresses
 import masakari_workload as wl
 import ops
 from masakari_config import MasakariConfig
-from masakari_status import Outcome
+from masakari_status import Deployment, Outcome
 from openstack_charm_lib import hacluster, relations, tls
 from openstack_charm_lib.network import ENDPOINT_TYPES, Binding
 from openstack_charm_lib.relations.amqp import Amqp, Messaging
@@ -85,6 +85,16 @@ class MasakariRelations:
             endpoint_addresses=local,
         )
         return self.ha.publish(settings, bindings, ha_history)
+
+    def deployment(self, paused: bool, tls_on: bool) -> Deployment:
+        """What the status needs of the application: its units, the cluster, TLS, pause."""
+        return Deployment(
+            paused=paused,
+            units=self.peers.unit_count(),
+            ha_related=self.ha.related,
+            clustered=self.ha.clustered,
+            tls=tls_on,
+        )
 
     def read(self, outcome: Outcome) -> Answers | None:
         """The database, queue and keystone answers; None, with the reason, until all are."""

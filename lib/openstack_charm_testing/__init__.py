@@ -51,6 +51,9 @@ class FakeHost(Host):
         self.maintainer_starts: dict[str, list[str]] = {}
         # Services systemd starts (the command succeeds) but whose process exits at once.
         self.dies_on_start: set[str] = set()
+        # What add-apt-repository added, in order: a PPA, a Cloud Archive pocket, or
+        # "proposed" for the series' own proposed pocket.
+        self.sources: list[str] = []
 
     # -- files -------------------------------------------------------------
     def chown(self, path: Path, owner: str, group: str) -> None:
@@ -134,7 +137,17 @@ class FakeHost(Host):
             self._apache_links(argv[0], argv[1:])
         if argv[0] == "apt-get":
             self._apt_get(argv)
+        if argv[0] == "add-apt-repository":
+            self._add_repository(argv[1:])
         return 0, ""
+
+    def _add_repository(self, args: list[str]) -> None:
+        if "--pocket" in args:
+            source = args[args.index("--pocket") + 1]
+        else:
+            source = [a for a in args if not a.startswith("-")][-1]
+        if source not in self.sources:
+            self.sources.append(source)
 
     def _dpkg_query(self, names: list[str]) -> str:
         lines = [

@@ -1,8 +1,13 @@
-"""package-upgrade's scope: the charm's packages and what they depend on, nothing else."""
+"""apt: package-upgrade's scope, and how each openstack-origin becomes an apt source.
+
+package-upgrade touches the charm's packages and what they depend on, nothing else.
+"""
 
 from __future__ import annotations
 
+import pytest
 from openstack_charm_lib import apt
+from openstack_charm_lib.releases import parse_origin
 from openstack_charm_testing import FakeHost
 
 # What apt-cache depends --recurse --installed prints (alternatives indented deeper,
@@ -52,3 +57,34 @@ def test_upgrade_names_only_installed_packages_and_reports_each_change(tmp_path)
     (command,) = host.ran("apt-get", "install")
     assert command[-3:] == ["dpkg", "haproxy", "libc6"] and "--only-upgrade" in command
     assert host.installed["nova"] == "29.0"  # another application's package
+
+
+@pytest.mark.parametrize(
+    ("origin", "argv"),
+    [
+        (
+            "cloud:jammy-caracal",
+            ["add-apt-repository", "--yes", "--no-update", "cloud-archive:caracal"],
+        ),
+        (
+            "dalmatian/proposed",
+            ["add-apt-repository", "--yes", "--no-update", "cloud-archive:dalmatian-proposed"],
+        ),
+        ("ppa:team/masakari", ["add-apt-repository", "--yes", "--no-update", "ppa:team/masakari"]),
+        (
+            "distro-proposed",
+            ["add-apt-repository", "--yes", "--no-update", "--pocket", "proposed"],
+        ),
+    ],
+)
+def test_an_archive_origin_is_added_without_a_prompt_or_an_index_refresh(tmp_path, origin, argv):
+    series = "jammy" if "caracal" in origin else "noble"
+    host = FakeHost(tmp_path, series=series)
+    assert apt.configure_origin(host, parse_origin(origin, series))
+    assert host.commands == [argv]
+
+
+def test_the_distro_origin_adds_no_source(tmp_path):
+    host = FakeHost(tmp_path)
+    assert not apt.configure_origin(host, parse_origin("distro", "noble"))
+    assert host.commands == [] and host.sources == []

@@ -63,7 +63,7 @@ def test_origin_change_upgrades_on_config_changed(ctx, installed):
         ctx.on.config_changed(),
         dataclasses.replace(out, config={"openstack-origin": "dalmatian"}),
     )
-    assert installed.ran("add-apt-repository", "--yes", "--no-update", "cloud-archive:dalmatian")
+    assert installed.sources == ["cloud-archive:caracal", "cloud-archive:dalmatian"]
     assert installed.ran("apt-get", "dist-upgrade")
     assert installed.ran("masakari-manage", "--config-file", wl.MASAKARI_CONF, "db", "sync")
     peers = next(r for r in out.relations if r.endpoint == "cluster")
@@ -243,15 +243,13 @@ def test_deb_origin_with_a_bad_key_blocks(ctx, host):
 
 def test_ppa_and_proposed_origins(ctx, host):
     ctx.run(ctx.on.install(), testing.State(config={"openstack-origin": "ppa:team/masakari"}))
-    assert host.ran("add-apt-repository", "--yes", "--no-update", "ppa:team/masakari")
+    assert host.sources == ["ppa:team/masakari"]
     host.installed.clear()
     ctx.run(ctx.on.install(), testing.State(config={"openstack-origin": "distro-proposed"}))
-    assert host.ran("add-apt-repository", "--yes", "--no-update", "--pocket", "proposed")
+    assert host.sources[-1] == "proposed"
     host.installed.clear()
     ctx.run(ctx.on.install(), testing.State(config={"openstack-origin": "dalmatian/proposed"}))
-    assert host.ran(
-        "add-apt-repository", "--yes", "--no-update", "cloud-archive:dalmatian-proposed"
-    )
+    assert host.sources[-1] == "cloud-archive:dalmatian-proposed"
 
 
 FLAMINGO = "20.0.0-0ubuntu1~cloud0"

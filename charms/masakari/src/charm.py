@@ -31,12 +31,11 @@ import ops
 from masakari_api import ApiError, MasakariApi
 from masakari_config import ConfigError, MasakariConfig
 from masakari_packages import OriginRecord, Packages
-from masakari_relations import MasakariRelations
+from masakari_relations import HaRecord, MasakariRelations
 from masakari_status import Outcome
 from openstack_charm_lib import actions, observability, policy_overrides, tls
 from openstack_charm_lib.charm_base import ReconcilingCharm
 from openstack_charm_lib.network import ENDPOINT_TYPES, read_bindings
-from openstack_charm_lib.relations import Ready
 from openstack_charm_lib.rendering import Renderer
 from peers import Peers
 
@@ -63,7 +62,7 @@ class MasakariCharm(ReconcilingCharm):
             rendered={},
             code_versions="",
             ca_update_pending=False,
-            ha_history={},  # openstack_charm_lib.hacluster.HaHistory: all the ha relation was sent
+            ha_history={},
         )
         # The stored state records the origin the packages were last installed from.
         self.packages = Packages(self.host, cast(OriginRecord, self._stored), self.progress)
@@ -71,7 +70,8 @@ class MasakariCharm(ReconcilingCharm):
         self.machine = self.make_machine()
         # Sorted: packing and ops.testing both rewrite the metadata with sorted keys.
         required = sorted(name for name, meta in self.meta.requires.items() if not meta.optional)
-        self.relations = MasakariRelations(self.model, self.peers, required)
+        ha_record = cast(HaRecord, self._stored)  # what was sent to hacluster, to delete later
+        self.relations = MasakariRelations(self.model, self.peers, required, ha_record)
         self.registration = host_registration.HostRegistration(
             self.model, self.peers, type(self).api_factory
         )
@@ -131,13 +131,9 @@ class MasakariCharm(ReconcilingCharm):
         cert_requests = addresses.certificate_requests(fqdn, cfg, bindings, local)
         tls_state = self.relations.tls(cfg, fqdn, cert_requests, outcome)
         tls_ready = tls_state if isinstance(tls_state, tls.TlsMaterial) else None
-        history = self.relations.publish(
-            cfg, bindings, local, tls_ready, cert_requests, dict(self._stored.ha_history)
-        )
-        if history is not None:
-            self._stored.ha_history = history
-        enabled = self.config.get(policy_overrides.OPTION) is True
-        self.machine.apply_policy_overrides(self.model, enabled, self.app.name, outcome)
+        self.relations.publish(cfg, bindings, local, tls_ready, cert_requests)
+        policy = cfg.use_policyd_override
+        self.machine.apply_policy_overrides(self.model, policy, self.app.name, outcome)
 
         ready = self.relations.read(outcome)
         if ready is not None and tls_state is not False:
@@ -166,10 +162,8 @@ class MasakariCharm(ReconcilingCharm):
             cfg: MasakariConfig | None = self._load_config()
         except ConfigError:
             cfg = None
-        keystone = self.relations.keystone.read()
-        credentials = None
-        if cfg is not None and isinstance(keystone, Ready):
-            credentials = host_registration.credentials(cfg, keystone.info)
+        keystone = self.relations.keystone_info()
+        credentials = host_registration.credentials(cfg, keystone) if cfg and keystone else None
         leader = self.unit.is_leader()
         return masakari_watch.watch(self.meta.name, credentials, leader, self.paused)
 
@@ -191,12 +185,8 @@ class MasakariCharm(ReconcilingCharm):
         name = event.handle.kind.removesuffix("_action").replace("_", "-")
 
         def run(cfg: MasakariConfig) -> dict[str, Any]:
-            keystone = self.relations.keystone.read()
-            if not isinstance(keystone, Ready):
-                raise actions.ActionRefusedError(
-                    "Needs the identity-service relation with keystone's credentials"
-                )
-            return self.registration.run_action(name, event.params, cfg, keystone.info)
+            keystone = self.relations.keystone_info()
+            return self.registration.run_action(name, event.params, cfg, keystone)
 
         self._configured_action(event, run)
 

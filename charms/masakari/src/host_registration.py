@@ -17,6 +17,7 @@ import ops
 from masakari_api import ApiError, Credentials, MasakariApi
 from masakari_config import MasakariConfig
 from masakari_status import Outcome, summarise
+from openstack_charm_lib import actions
 from openstack_charm_lib.relations import masakari_host
 from openstack_charm_lib.relations.identity_service import Keystone
 from peers import Peers
@@ -115,11 +116,18 @@ class HostRegistration:
         return report.blocked
 
     def run_action(
-        self, name: str, params: Mapping[str, Any], cfg: MasakariConfig, keystone: Keystone
+        self, name: str, params: Mapping[str, Any], cfg: MasakariConfig, keystone: Keystone | None
     ) -> dict[str, Any]:
-        """Results of the segment action ``name``; raises ApiError or ActionRefusedError."""
+        """Results of the segment action ``name``; raises ApiError or ActionRefusedError.
+
+        ``keystone`` is None until identity-service holds the service credentials.
+        """
         import segment_actions
 
+        if keystone is None:
+            raise actions.ActionRefusedError(
+                "Needs the identity-service relation with keystone's credentials"
+            )
         deployment = segment_actions.Deployment(
             managed=self._managed(),
             related_hosts=self._desired().hosts,

@@ -136,6 +136,7 @@ class MasakariConfig:
     ssl_cert: str = ""
     ssl_key: str = ""
     ssl_ca: str = ""
+    use_policyd_override: bool = False  # the policyd-override resource's rules apply
 
     # The engine's (and, for notification-delay-max, the API's) tunables. Names,
     # sections, types, defaults and minimums are masakari's own, identical from yoga to

@@ -9,6 +9,8 @@ can answer even while this unit waits for others, and then reads the answers.
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 import addresses
 import masakari_workload as wl
 import ops
@@ -25,11 +27,18 @@ from peers import Peers
 Answers = tuple[Database, Messaging, Keystone]
 
 
+class HaRecord(Protocol):
+    """Where the unit keeps all it sent on ``ha`` (its stored state), to delete it later."""
+
+    ha_history: dict[str, Any]  # a dumped openstack_charm_lib.hacluster.HaHistory
+
+
 class MasakariRelations:
     """shared-db, amqp, identity-service, certificates, ha and the peers of one unit."""
 
-    def __init__(self, model: ops.Model, peers: Peers, required: list[str]):
+    def __init__(self, model: ops.Model, peers: Peers, required: list[str], record: HaRecord):
         self._model = model
+        self._record = record
         self.required = required  # the endpoints without which nothing can run
         self.peers = peers
         self.shared_db = SharedDb(model)
@@ -60,9 +69,8 @@ class MasakariRelations:
         local: dict[str, str],
         tls_ready: tls.TlsMaterial | None,
         cert_requests: dict[str, list[str]],
-        ha_history: dict,
-    ) -> dict | None:
-        """Publish this unit's side of every relation; the new ha history when it changed."""
+    ) -> None:
+        """Publish this unit's side of every relation; record what went to hacluster."""
         db_addr = bindings.get("shared-db") or bindings.get("cluster")
         self.shared_db.publish(wl.SERVICE, (db_addr.ingress if db_addr else "") or "")
         self.amqp.publish(wl.SERVICE, wl.SERVICE)
@@ -84,7 +92,9 @@ class MasakariRelations:
             hostnames=cfg.hostnames,
             endpoint_addresses=local,
         )
-        return self.ha.publish(settings, bindings, ha_history)
+        history = self.ha.publish(settings, bindings, dict(self._record.ha_history))
+        if history is not None:
+            self._record.ha_history = history
 
     def deployment(self, paused: bool, tls_on: bool) -> Deployment:
         """What the status needs of the application: its units, the cluster, TLS, pause."""
@@ -95,6 +105,11 @@ class MasakariRelations:
             clustered=self.ha.clustered,
             tls=tls_on,
         )
+
+    def keystone_info(self) -> Keystone | None:
+        """The answer on identity-service from keystone, once it holds the service credentials."""
+        answer = self.keystone.read()
+        return answer.info if isinstance(answer, relations.Ready) else None
 
     def read(self, outcome: Outcome) -> Answers | None:
         """The database, queue and keystone answers; None, with the reason, until all are."""

@@ -131,8 +131,8 @@ def test_charmcraft_defaults_match_the_charms_table():
 def test_every_option_is_a_config_field_with_the_charmcraft_default():
     fields = {f.name: f for f in dataclasses.fields(MasakariConfig) if f.init}
     options = {name.replace("-", "_"): spec for name, spec in OPTIONS.items()}
-    # Read outside MasakariConfig: by the observability and policy-overrides libraries.
-    elsewhere = {"nagios_context", "nagios_servicegroups", "use_policyd_override"}
+    # Read outside MasakariConfig, by the observability library.
+    elsewhere = {"nagios_context", "nagios_servicegroups"}
     assert set(fields) - {"series"} == set(options) - elsewhere
     for name in set(fields) - {"series"}:
         default = options[name].get("default")

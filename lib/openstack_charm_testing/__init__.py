@@ -4,13 +4,15 @@ Real files under a temporary root; scripted commands and services.
 
 :class:`FakeHost` writes files for real (so tests parse what the charm rendered) but
 records ownership instead of calling chown, answers ``systemctl``, ``dpkg-query`` and
-``apt-get`` from in-memory state, and records every command it was asked to run.
+``apt-get`` from in-memory state, and records every command it was asked to run. A test
+models a workload's own programs with :attr:`FakeHost.programs` and watches what runs
+each time a service starts with :attr:`FakeHost.start_watchers`.
 """
 
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from openstack_charm_lib.host import CommandError, Host
@@ -54,6 +56,11 @@ class FakeHost(Host):
         # What add-apt-repository added, in order: a PPA, a Cloud Archive pocket, or
         # "proposed" for the series' own proposed pocket.
         self.sources: list[str] = []
+        # argv[0] -> what that program does on this machine: argv -> (exit code, stdout).
+        self.programs: dict[str, Callable[[list[str]], tuple[int, str]]] = {}
+        # Called with each service as a start, restart, enable --now, maintainer script or
+        # reboot gives it a new process, which runs the code installed at that moment.
+        self.start_watchers: list[Callable[[str], None]] = []
 
     # -- files -------------------------------------------------------------
     def chown(self, path: Path, owner: str, group: str) -> None:
@@ -121,7 +128,8 @@ class FakeHost(Host):
         code = self.failing.get(" ".join(argv[:2]), self.failing.get(argv[0], 0))
         stdout = ""
         if code == 0:
-            code, stdout = self._simulate(argv)
+            program = self.programs.get(argv[0])
+            code, stdout = program(argv) if program else self._simulate(argv)
         if check and code != 0:
             raise CommandError(argv, code, f"simulated failure of {argv[0]}")
         return subprocess.CompletedProcess(argv, code, stdout, "")
@@ -216,11 +224,22 @@ class FakeHost(Host):
             for service in self.maintainer_starts.get(package, ()):
                 self.commands.append(["deb-systemd-invoke", "restart", service])
                 if service not in self.masked:
-                    self.running.add(service)
+                    self._start({service})
 
     def reboot(self) -> None:
         """Restart the machine: only the enabled, unmasked services run afterwards."""
-        self.running = {s for s in self.enabled if s not in self.masked}
+        self.running = set()
+        self._start({s for s in self.enabled if s not in self.masked})
+
+    def _start(self, names: set[str], *, restart: bool = True) -> None:
+        """(Re)start ``names``: each that does not die at once runs, watched as it starts.
+
+        A plain start leaves a running service's process alone.
+        """
+        for service in sorted(names if restart else names - self.running):
+            for watch in self.start_watchers:
+                watch(service)
+        self.running |= names - self.dies_on_start
 
     def _systemctl(self, args: list[str]) -> tuple[int, str]:
         verb, services = args[0], [a for a in args[1:] if not a.startswith("-")]
@@ -254,7 +273,7 @@ class FakeHost(Host):
         elif verb == "unmask":
             self.masked -= names
         elif verb in ("restart", "reload-or-restart", "start"):
-            self.running |= names - self.dies_on_start
+            self._start(names, restart=verb != "start")
         elif verb == "stop":
             self.running -= names
         elif verb == "enable":
@@ -262,7 +281,7 @@ class FakeHost(Host):
         elif verb == "disable":
             self.enabled -= names
         if now and verb in ("enable",):
-            self.running |= names - self.dies_on_start
+            self._start(names, restart=False)
         elif now and verb in ("disable", "mask"):
             self.running -= names
 

@@ -115,3 +115,21 @@ def test_enabled_states_asks_one_by_one_when_a_unit_file_is_missing(tmp_path):
     host.enabled.add("api")
     assert services.enabled_states(host, ["api", "absent"]) == {"api": True, "absent": False}
     assert services.enabled_states(host, []) == {}
+
+
+def test_the_fake_host_reports_each_new_process_and_runs_modelled_programs(tmp_path):
+    host = FakeHost(tmp_path)
+    host.maintainer_starts = {"pkg": ["engine"]}
+    started: list[str] = []
+    host.start_watchers.append(started.append)
+    host.programs["engine-manage"] = lambda argv: (0, f"{argv[1]} done\n")
+    host.run(["apt-get", "install", "-y", "pkg"])  # the postinst starts it
+    host.run(["systemctl", "start", "engine"])  # already running: no new process
+    host.run(["systemctl", "restart", "engine"])
+    services.mask(host, "engine")
+    host.available["pkg"] = "2.0"
+    host.run(["apt-get", "dist-upgrade", "-y"])  # masked: the postinst cannot start it
+    assert started == ["engine", "engine"]
+    assert host.run(["engine-manage", "sync"]).stdout == "sync done\n"
+    host.failing["engine-manage"] = 2
+    assert host.run(["engine-manage", "sync"], check=False).returncode == 2

@@ -8,6 +8,7 @@ import masakari_workload as wl
 import ops
 import pytest
 from conftest import MASAKARI_PACKAGES, full_state, synced
+from masakari_database import EngineStart, MasakariDatabase
 from ops import testing
 
 DALMATIAN = "18.0.0-0ubuntu1~cloud0"
@@ -72,24 +73,6 @@ def test_origin_change_upgrades_on_config_changed(ctx, installed):
     assert out.unit_status == ops.ActiveStatus("Unit is ready")
 
 
-def engine_after_each_package_change(host) -> list[bool]:
-    """Whether the engine runs right after each apt run (its maintainer script restarts it)."""
-    host.maintainer_starts = {ENGINE: [ENGINE]}
-    seen: list[bool] = []
-    original = host.packages_changed
-
-    def spy(packages):
-        original(packages)
-        seen.append(ENGINE in host.running)
-
-    host.packages_changed = spy
-    return seen
-
-
-def position(host, *prefix: str) -> int:
-    return next(i for i, c in enumerate(host.commands) if c[: len(prefix)] == list(prefix))
-
-
 def with_app_data(state, app_data):
     relations = [
         dataclasses.replace(r, local_app_data=app_data) if r.endpoint == "cluster" else r
@@ -99,51 +82,53 @@ def with_app_data(state, app_data):
 
 
 def test_upgrade_keeps_the_engine_off_until_the_schema_is_migrated(ctx, installed):
-    seen = engine_after_each_package_change(installed)
+    database = MasakariDatabase(installed, schema="caracal")
     out = active(ctx, installed)
     installed.available.update(dict.fromkeys(MASAKARI_PACKAGES, DALMATIAN))
     out = ctx.run(
         ctx.on.config_changed(), dataclasses.replace(out, config={"openstack-origin": "dalmatian"})
     )
-    assert seen and not any(seen)  # the package's restart met a masked engine
-    mask = position(installed, "systemctl", "mask", ENGINE)
-    sync = position(installed, *DB_SYNC)
-    unmask = position(installed, "systemctl", "unmask", ENGINE)
-    start = position(installed, "systemctl", "restart", ENGINE)
-    assert mask < position(installed, "apt-get", "dist-upgrade") < sync < unmask < start
+    assert installed.ran("deb-systemd-invoke", "restart", ENGINE)  # the package's restart
+    assert database.problems() == []
+    assert database.engine_starts[-1] == EngineStart("dalmatian", "dalmatian", backfilled=False)
     assert ENGINE in installed.running and not installed.masked
     assert out.unit_status == ops.ActiveStatus("Unit is ready")
 
 
 def test_install_never_lets_the_package_start_the_engine_on_an_empty_schema(ctx, host):
-    seen = engine_after_each_package_change(host)
+    database = MasakariDatabase(host)
     host.available.update(dict.fromkeys(MASAKARI_PACKAGES, "17.0.0-0ubuntu1"))
     host.depends["masakari-api"] = ["masakari-common"]
     out = ctx.run(ctx.on.install(), full_state())
-    assert seen and not any(seen)
-    assert position(host, "systemctl", "mask", ENGINE) < position(host, "apt-get", "install")
-    assert position(host, *DB_SYNC) < position(host, "systemctl", "unmask", ENGINE)
+    assert host.ran("deb-systemd-invoke", "restart", ENGINE)
+    assert database.engine_starts and database.problems() == []
+    assert database.schema == "caracal"
     assert ENGINE in host.running
     assert out.unit_status == ops.ActiveStatus("Unit is ready")
 
 
 def test_a_unit_upgraded_before_the_leader_migrated_keeps_its_engine_masked(ctx, installed):
-    seen = engine_after_each_package_change(installed)
+    database = MasakariDatabase(installed, schema="caracal")
     out = active(ctx, installed, leader=False)
+    started = len(database.engine_starts)
     installed.available.update(dict.fromkeys(MASAKARI_PACKAGES, DALMATIAN))
     out = ctx.run(
         ctx.on.config_changed(), dataclasses.replace(out, config={"openstack-origin": "dalmatian"})
     )
-    assert seen == [False]
+    assert installed.ran("deb-systemd-invoke", "restart", ENGINE)
     assert not installed.ran(*DB_SYNC)
+    assert len(database.engine_starts) == started and database.schema == "caracal"
     assert ENGINE not in installed.running and ENGINE in installed.masked
     assert out.unit_status == ops.WaitingStatus(
         "waiting for the leader to migrate the database to dalmatian"
     )
     out = ctx.run(ctx.on.update_status(), out)  # a replay changes nothing
     assert ENGINE in installed.masked
+    database.schema = "dalmatian"  # the leader's db sync, on its own unit
     out = ctx.run(ctx.on.update_status(), with_app_data(out, synced("dalmatian")))
     assert ENGINE in installed.running and not installed.masked
+    assert database.problems() == []
+    assert database.engine_starts[-1] == EngineStart("dalmatian", "dalmatian", backfilled=False)
     assert out.unit_status == ops.ActiveStatus("Unit is ready")
 
 
@@ -256,6 +241,7 @@ FLAMINGO = "20.0.0-0ubuntu1~cloud0"
 
 
 def test_upgrade_to_flamingo_fills_the_segment_of_older_notifications(ctx, installed):
+    database = MasakariDatabase(installed, schema="caracal")
     out = active(ctx, installed, config={"openstack-origin": "epoxy"})
     installed.available.update(dict.fromkeys(MASAKARI_PACKAGES, FLAMINGO))
     out = ctx.run(
@@ -267,8 +253,10 @@ def test_upgrade_to_flamingo_fills_the_segment_of_older_notifications(ctx, insta
         wl.MASAKARI_CONF,
     ]
     compile(backfill[2], "segment-backfill", "exec")  # the packages' Python can run it
-    assert position(installed, *DB_SYNC) < position(installed, *backfill)
-    assert position(installed, *backfill) < position(installed, "systemctl", "unmask", ENGINE)
+    # The backfill fails on a schema without the column, so it ran after the migration.
+    assert database.schema == "flamingo" and database.backfilled
+    assert database.problems() == []
+    assert database.engine_starts[-1] == EngineStart("flamingo", "flamingo", backfilled=True)
     assert out.unit_status == ops.ActiveStatus("Unit is ready")
     installed.clear()
     ctx.run(ctx.on.update_status(), out)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import dataclasses
 from pathlib import Path
 
 import masakari_workload as wl
@@ -119,22 +120,11 @@ def test_install_failure_blocks_with_reason_and_retries(ctx, host):
 def test_incomplete_relation_waits_naming_it(ctx, installed, relation, reason):
     state = full_state(app_data=synced())
     rels = [r for r in state.relations if r.endpoint != relation.endpoint] + [relation]
-    out = ctx.run(
-        ctx.on.config_changed(), state.__class__(**{**_fields(state), "relations": rels})
-    )
+    out = ctx.run(ctx.on.config_changed(), dataclasses.replace(state, relations=rels))
     assert out.unit_status.name == "waiting"
     assert reason in out.unit_status.message
     assert not installed.exists(wl.MASAKARI_CONF)
     assert "masakari-engine" not in installed.running
-
-
-def _fields(state):
-    return {
-        "leader": state.leader,
-        "config": state.config,
-        "networks": state.networks,
-        "stored_states": state.stored_states,
-    }
 
 
 def test_complete_relations_render_sync_and_go_active(ctx, installed):

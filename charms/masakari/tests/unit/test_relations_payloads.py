@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -154,7 +155,7 @@ def public_on_its_own_network():
 def test_os_network_selects_the_address_in_that_network(ctx, installed):
     nets = public_on_its_own_network()
     state = full_state(config={"os-internal-network": "192.168.1.0/24"}, app_data=synced())
-    state = testing.State(**{**_kw(state), "networks": nets})
+    state = dataclasses.replace(state, networks=nets)
     out = ctx.run(ctx.on.config_changed(), state)
     data = rel(out, "identity-service").local_unit_data
     assert data["internal_url"] == "http://192.168.1.50:15868/v1/%(tenant_id)s"
@@ -169,15 +170,6 @@ def test_os_network_without_a_local_address_blocks(ctx, installed):
     assert out.unit_status == ops.BlockedStatus(
         "os-admin-network 172.16.0.0/16: this unit has no address in it"
     )
-
-
-def _kw(state):
-    return {
-        "leader": state.leader,
-        "config": state.config,
-        "relations": state.relations,
-        "stored_states": state.stored_states,
-    }
 
 
 def test_shared_db_and_amqp_requests(ctx, installed):
@@ -294,7 +286,7 @@ def test_haproxy_backend_per_network_with_acl(ctx, installed):
     nets = public_on_its_own_network()
     peers = {1: {"private-address": "10.5.0.51", "public-address": "192.168.1.51"}}
     state = full_state(config={"vip": VIP}, extra=[ha_relation()], peers=peers, app_data=synced())
-    state = testing.State(**{**_kw(state), "networks": nets})
+    state = dataclasses.replace(state, networks=nets)
     ctx.run(ctx.on.config_changed(), state)
     cfg = installed.read_text(wl.HAPROXY_CFG)
     assert "acl net_192.168.1.50 dst 192.168.1.0/24" in cfg

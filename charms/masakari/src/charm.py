@@ -33,7 +33,7 @@ from masakari_config import ConfigError, MasakariConfig
 from masakari_packages import OriginRecord, Packages
 from masakari_relations import HaRecord, MasakariRelations
 from masakari_status import Outcome
-from openstack_charm_lib import actions, observability, policy_overrides, tls
+from openstack_charm_lib import actions, observability, policy_overrides
 from openstack_charm_lib.charm_base import ReconcilingCharm
 from openstack_charm_lib.network import ENDPOINT_TYPES, read_bindings
 from openstack_charm_lib.rendering import Renderer
@@ -127,27 +127,24 @@ class MasakariCharm(ReconcilingCharm):
         bindings = read_bindings(self.model, BINDINGS)
         local, address_problems = addresses.local_addresses(cfg, bindings)
         outcome.blocked += address_problems
-        fqdn = self.host.fqdn()
-        cert_requests = addresses.certificate_requests(fqdn, cfg, bindings, local)
-        tls_state = self.relations.tls(cfg, fqdn, cert_requests, outcome)
-        tls_ready = tls_state if isinstance(tls_state, tls.TlsMaterial) else None
-        self.relations.publish(cfg, bindings, local, tls_ready, cert_requests)
+        served = self.relations.publish(cfg, bindings, local, self.host.fqdn(), outcome)
         policy = cfg.use_policyd_override
         self.machine.apply_policy_overrides(self.model, policy, self.app.name, outcome)
 
         ready = self.relations.read(outcome)
-        if ready is not None and tls_state is not False:
+        if ready is not None and not served.awaited:
+            leader = self.unit.is_leader()
             read = machine.PassRead(
-                cfg, ready, tls_ready, bindings, local, self.unit.is_leader(), self.paused
+                cfg, ready, served.material, bindings, local, leader, self.paused
             )
             self.machine.apply_answers(read, outcome)
-            if outcome.synced and self.unit.is_leader() and not self.paused:
+            if outcome.synced and leader and not self.paused:
                 self.registration.reconcile(cfg, ready[2], outcome)
         elif not self.paused:
             self.machine.stop_engine()
-        tls_on = tls_ready is not None and ready is not None
-        self.machine.converge_sites(tls_on, outcome, self.paused)
-        unit = self.relations.deployment(self.paused, tls_on=tls_ready is not None)
+        tls_on = served.material is not None
+        self.machine.converge_sites(tls_on and ready is not None, outcome, self.paused)
+        unit = self.relations.deployment(self.paused, tls_on=tls_on)
 
         def serving() -> str | None:
             return self.machine.serving_problem(bool(outcome.to_restart), unit.tls)

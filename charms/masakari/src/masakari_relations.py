@@ -9,6 +9,7 @@ can answer even while this unit waits for others, and then reads the answers.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import addresses
@@ -33,6 +34,14 @@ class HaRecord(Protocol):
     ha_history: dict[str, Any]  # a dumped openstack_charm_lib.hacluster.HaHistory
 
 
+@dataclass(frozen=True)
+class Tls:
+    """The TLS a unit can serve with, from the options or from vault."""
+
+    material: tls.TlsMaterial | None = None  # None: plain HTTP, or vault's answer is awaited
+    awaited: bool = False  # certificates are asked of vault and not all are there yet
+
+
 class MasakariRelations:
     """shared-db, amqp, identity-service, certificates, ha and the peers of one unit."""
 
@@ -47,35 +56,37 @@ class MasakariRelations:
         self.certificates = tls.Certificates(model)
         self.ha = hacluster.Ha(model)
 
-    def tls(
-        self, cfg: MasakariConfig, fqdn: str, requests: dict[str, list[str]], outcome: Outcome
-    ) -> tls.TlsMaterial | None | bool:
-        """TLS material; None when TLS is not used; False while it is expected but missing."""
+    def _tls(self, cfg: MasakariConfig, fqdn: str, requests: list[str], outcome: Outcome) -> Tls:
         static = tls.read_static(cfg.ssl_cert, cfg.ssl_key, cfg.ssl_ca, fqdn)
         if isinstance(static, relations.Ready):
-            return static.info
+            return Tls(static.info)
         if not self.certificates.related:
-            return None
-        state = self.certificates.read(list(requests))
+            return Tls()
+        state = self.certificates.read(requests)
         if isinstance(state, relations.NotReady):
             outcome.waiting.append(state.reason)
-            return False
-        return state.info
+            return Tls(awaited=True)
+        return Tls(state.info)
 
     def publish(
         self,
         cfg: MasakariConfig,
         bindings: dict[str, Binding],
         local: dict[str, str],
-        tls_ready: tls.TlsMaterial | None,
-        cert_requests: dict[str, list[str]],
-    ) -> None:
-        """Publish this unit's side of every relation; record what went to hacluster."""
+        fqdn: str,
+        outcome: Outcome,
+    ) -> Tls:
+        """Publish this unit's side of every relation; the TLS the unit can serve with.
+
+        What went to hacluster is recorded, so that a later pass can delete it.
+        """
+        cert_requests = addresses.certificate_requests(fqdn, cfg, bindings, local)
+        served = self._tls(cfg, fqdn, list(cert_requests), outcome)
         db_addr = bindings.get("shared-db") or bindings.get("cluster")
         self.shared_db.publish(wl.SERVICE, (db_addr.ingress if db_addr else "") or "")
         self.amqp.publish(wl.SERVICE, wl.SERVICE)
         if self.keystone.related:
-            protocol = "https" if tls_ready else "http"
+            protocol = "https" if served.material else "http"
             hosts = addresses.endpoint_hosts(
                 cfg, bindings, local, self.ha.related, self.ha.clustered
             )
@@ -95,6 +106,7 @@ class MasakariRelations:
         history = self.ha.publish(settings, bindings, dict(self._record.ha_history))
         if history is not None:
             self._record.ha_history = history
+        return served
 
     def deployment(self, paused: bool, tls_on: bool) -> Deployment:
         """What the status needs of the application: its units, the cluster, TLS, pause."""

@@ -12,23 +12,15 @@ stopped, until nova-compute has written nova.conf.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import cast
 
-import monitors_health as health
+import monitors_watch
 import monitors_workload as wl
 import ops
 from monitors_config import ConfigError, MonitorsConfig
 from monitors_machine import ALL_MONITORS, MonitorsMachine, MonitorsRecord
-from openstack_charm_lib import (
-    actions,
-    cos_agent,
-    observability,
-    pacemaker_node,
-    relations,
-)
+from openstack_charm_lib import actions, observability, pacemaker_node, relations
 from openstack_charm_lib.charm_base import ReconcilingCharm
-from openstack_charm_lib.config_flags import merge_flags
 from openstack_charm_lib.host import CommandError
 from openstack_charm_lib.network import is_hostname
 from openstack_charm_lib.relations import masakari_host
@@ -40,9 +32,6 @@ logger = logging.getLogger(__name__)
 CREDENTIALS = "identity-credentials"
 REGISTRATION = "registration"
 PACEMAKER_NODE = pacemaker_node.RELATION
-HEALTH_SERVICE = "masakari-monitors-health"
-LOG_FILES = ("/var/log/masakarimonitors/*.log",)
-COS_DIR = Path(__file__).parent / "cos"  # alert rules shipped with the charm
 
 
 class MasakariMonitorsCharm(ReconcilingCharm):
@@ -142,38 +131,7 @@ class MasakariMonitorsCharm(ReconcilingCharm):
             config: MonitorsConfig | None = self._config()
         except ConfigError:
             config = None
-        monitors = config.monitors if config else ()
-        sections = merge_flags(dict(config.tunables), config.flags) if config else {}
-        daemon = observability.Daemon.of(
-            health,
-            HEALTH_SERVICE,
-            "Progress of the masakari monitors' loops, as Prometheus metrics",
-            health.config_text(health.monitor_windows(monitors, sections)),
-        )
-        checks = [observability.service_check(self.meta.name, m) for m in monitors]
-        if not self.paused:  # a paused monitor makes no progress, on purpose
-            checks += [
-                observability.metric_check(
-                    f"{monitor}-progress",
-                    f"loop progress {{{monitor}}}",
-                    health.LISTEN_PORT,
-                    "masakari_monitor_progressing",
-                    *("--label", f"monitor={monitor}", "--below", "--critical", "0"),
-                )
-                for monitor in monitors
-            ]
-        return observability.Watch(
-            daemon=daemon,
-            run_daemon=True,
-            offer=cos_agent.Observability(
-                scrape_jobs=(cos_agent.ScrapeJob("monitors_health", health.LISTEN_PORT),),
-                log_files=LOG_FILES,
-                metrics_rules_dir=COS_DIR / "prometheus_alert_rules",
-                log_rules_dir=COS_DIR / "loki_alert_rules",
-            ),
-            checks=tuple(checks),
-            primary=False,
-        )
+        return monitors_watch.watch(self.meta.name, config, self.paused)
 
     def _agreed_name(
         self, config: MonitorsConfig, hostname: str, nova_conf: str | None

@@ -8,7 +8,7 @@ status. Without the relation the service is stopped and the key removed.
 
 Related to hacluster, a health daemon (:mod:`remote_node_health`) asks the cluster how it
 sees this node; a node the cluster does not see online blocks the status, and cos-agent
-and nrpe-external-master (:meth:`PacemakerRemoteCharm.watch`) get its metrics, the
+and nrpe-external-master (:mod:`remote_watch`) get its metrics, the
 Pacemaker log and checks.
 """
 
@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 from typing import cast
 
 import ops
 import pacemaker_remote as pr
 import remote_node_health as health
-from openstack_charm_lib import actions, cos_agent, observability, pacemaker_node
+import remote_watch
+from openstack_charm_lib import actions, observability, pacemaker_node
 from openstack_charm_lib.charm_base import ReconcilingCharm
 from openstack_charm_lib.host import CommandError
 from openstack_charm_lib.network import is_ip
@@ -30,10 +30,6 @@ from remote_config import RemoteConfig
 from remote_relation import RELATION, HaclusterRemote, NodeInfo
 
 logger = logging.getLogger(__name__)
-
-HEALTH_SERVICE = "pacemaker-remote-health"
-LOG_FILES = ("/var/log/pacemaker/pacemaker.log",)
-COS_DIR = Path(__file__).parent / "cos"  # alert rules shipped with the charm
 
 
 class PacemakerRemoteCharm(ReconcilingCharm):
@@ -131,35 +127,7 @@ class PacemakerRemoteCharm(ReconcilingCharm):
         """The node's health daemon (while related to hacluster), log, alert rules and checks."""
         config = self._config()
         node = None if isinstance(config, ops.StatusBase) else config.remote_hostname
-        related = self.hacluster.related
-        daemon = observability.Daemon.of(
-            health,
-            HEALTH_SERVICE,
-            "This Pacemaker remote node as the cluster sees it, as Prometheus metrics",
-            health.config_text(node or ""),
-        )
-        checks = [observability.service_check(self.meta.name, pr.SERVICE)]
-        if related and not self.paused:  # a paused node is offline on purpose
-            checks.append(
-                observability.metric_check(
-                    "pacemaker-remote-node",
-                    "remote node online {pacemaker_remote}",
-                    health.LISTEN_PORT,
-                    "pacemaker_remote_node_online",
-                    *("--name-label", "node", "--below", "--critical", "0"),
-                )
-            )
-        return observability.Watch(
-            daemon=daemon,
-            run_daemon=related and node is not None,
-            offer=cos_agent.Observability(
-                scrape_jobs=(cos_agent.ScrapeJob("remote_node_health", health.LISTEN_PORT),),
-                log_files=LOG_FILES,
-                metrics_rules_dir=COS_DIR / "prometheus_alert_rules",
-            ),
-            checks=tuple(checks),
-            primary=False,
-        )
+        return remote_watch.watch(self.meta.name, node, self.hacluster.related, self.paused)
 
     def _config(self) -> RemoteConfig | ops.BlockedStatus:
         """The validated options, or the status naming the one that is not valid."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import time
 
-import charm
 import monitors_health as health
+import monitors_watch
 import pytest
 from conftest import state
 from openstack_charm_lib import liveness, nrpe, observability
@@ -196,7 +196,7 @@ def test_the_daemon_config_holds_no_credential(ctx, ready):
     ctx.run(ctx.on.config_changed(), state())
     document = json.loads(ready.read_text(health.CONFIG))
     assert "monitor-secret-pw" not in json.dumps(document)
-    assert charm.HEALTH_SERVICE == "masakari-monitors-health"
+    assert monitors_watch.HEALTH_SERVICE == "masakari-monitors-health"
 
 
 def test_removing_the_unit_stops_the_daemon_and_deletes_its_files_and_checks(ctx, nagios):
